@@ -1,0 +1,180 @@
+// GroupAgg: non-windowed GROUP BY, an updating operator.
+//
+// Output rows are [keys..., aggs...] as a changelog. Input +I/+U rows add to
+// their group, -U/-D rows retract from it. Changes are folded per input
+// batch (a mini-batch): after each batch, every group the batch touched is
+// compared with what was last emitted for it, and one output batch (none if
+// nothing changed) carries, in the order the groups were first touched by
+// the batch:
+//
+//	group new, rows > 0                 +I new
+//	group emitted, rows > 0, changed    -U old, +U new
+//	group emitted, rows dropped to 0    -D old (and its state is dropped)
+//	aggregate values unchanged          nothing
+//
+// "rows" is the group's row count (adds minus retractions). A retraction for
+// a group that has no rows is ignored, as Flink does: it can only follow
+// upstream state expiry. Without GROUP BY (Keys empty) there is one global
+// group, emitted as +I on the first row (as Flink does; an empty input emits
+// nothing).
+//
+// InputUpdating must be set when the input is a changelog: it makes
+// MIN/MAX keep a value multiset so that retracting the current extreme
+// finds the next one. A retraction on an input declared append-only is an
+// error (the planner got the changelog mode wrong).
+//
+// State: map from the compact key encoding (appendGroupKey) to the group:
+// key values, accumulators, row count and the last emitted aggregate values
+// (kept separately from the emitted rows, which belong to downstream).
+package exec
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/weirsql/weir/sql/types"
+)
+
+// GroupAggConfig configures a GroupAgg.
+type GroupAggConfig struct {
+	Keys          []int     // input columns of the GROUP BY keys
+	Aggs          []AggCall // aggregate calls
+	InputUpdating bool      // the input carries -U/-D rows
+}
+
+// GroupAgg is the non-windowed aggregate operator. See the file comment.
+type GroupAgg struct {
+	keys     []int
+	agg      *aggregator
+	nAggs    int
+	updating bool
+
+	groups  map[string]*aggGroup
+	keyBuf  []byte
+	touched []*aggGroup
+	res     []types.Value
+	out     aggOut
+}
+
+var _ Operator = (*GroupAgg)(nil)
+
+type aggGroup struct {
+	key     string
+	vals    types.Row // key values
+	accs    []Accumulator
+	prev    []types.Value // aggregate values last emitted
+	rows    int64
+	emitted bool
+	touched bool
+}
+
+// NewGroupAgg checks cfg and builds the operator.
+func NewGroupAgg(cfg GroupAggConfig) (*GroupAgg, error) {
+	for _, k := range cfg.Keys {
+		if k < 0 {
+			return nil, fmt.Errorf("group aggregation: key column %d is invalid", k)
+		}
+	}
+	calls, err := resolveAggCalls(cfg.Aggs)
+	if err != nil {
+		return nil, fmt.Errorf("group aggregation: %w", err)
+	}
+	g := &GroupAgg{
+		keys:     slices.Clone(cfg.Keys),
+		agg:      newAggregator(calls, cfg.InputUpdating),
+		nAggs:    len(calls),
+		updating: cfg.InputUpdating,
+		groups:   make(map[string]*aggGroup),
+		res:      make([]types.Value, len(calls)),
+	}
+	g.out.init(len(cfg.Keys)+len(calls), 0)
+	return g, nil
+}
+
+// Process folds a batch into the groups and emits the resulting changes.
+func (g *GroupAgg) Process(_ int, b *types.Batch, out Emitter) error {
+	if !g.updating && b.Kinds != nil {
+		for _, k := range b.Kinds {
+			if k.IsRetract() {
+				return fmt.Errorf("group aggregation: got a %s row on an input declared append-only", k)
+			}
+		}
+	}
+	for i, row := range b.Rows {
+		g.keyBuf = appendGroupKey(g.keyBuf[:0], row, g.keys)
+		grp := g.groups[string(g.keyBuf)]
+		if b.Kind(i).IsRetract() {
+			if grp == nil || grp.rows <= 0 {
+				continue
+			}
+			g.touch(grp)
+			g.agg.retract(grp.accs, row)
+			grp.rows--
+			continue
+		}
+		if grp == nil {
+			grp = g.newGroup(row)
+		}
+		g.touch(grp)
+		g.agg.add(grp.accs, row)
+		grp.rows++
+	}
+	for _, grp := range g.touched {
+		g.emit(grp)
+	}
+	clear(g.touched)
+	g.touched = g.touched[:0]
+	return g.out.flush(out)
+}
+
+func (g *GroupAgg) newGroup(row types.Row) *aggGroup {
+	vals := make(types.Row, len(g.keys))
+	for i, c := range g.keys {
+		vals[i] = row[c]
+	}
+	grp := &aggGroup{
+		key:  string(g.keyBuf),
+		vals: vals,
+		accs: make([]Accumulator, g.nAggs),
+		prev: make([]types.Value, g.nAggs),
+	}
+	g.groups[grp.key] = grp
+	return grp
+}
+
+func (g *GroupAgg) touch(grp *aggGroup) {
+	if !grp.touched {
+		grp.touched = true
+		g.touched = append(g.touched, grp)
+	}
+}
+
+// emit appends the change of one touched group to the output batch.
+func (g *GroupAgg) emit(grp *aggGroup) {
+	grp.touched = false
+	if grp.rows <= 0 {
+		if grp.emitted {
+			g.row(types.Delete, grp.vals, grp.prev)
+		}
+		delete(g.groups, grp.key)
+		return
+	}
+	g.agg.results(grp.accs, g.res)
+	if grp.emitted {
+		if slices.Equal(grp.prev, g.res) {
+			return
+		}
+		g.row(types.UpdateBefore, grp.vals, grp.prev)
+		g.row(types.UpdateAfter, grp.vals, g.res)
+	} else {
+		g.row(types.Insert, grp.vals, g.res)
+		grp.emitted = true
+	}
+	copy(grp.prev, g.res)
+}
+
+func (g *GroupAgg) row(k types.RowKind, keys types.Row, aggs []types.Value) {
+	r := g.out.next(k)
+	copy(r, keys)
+	copy(r[len(keys):], aggs)
+}

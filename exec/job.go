@@ -1,0 +1,615 @@
+package exec
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/weirsql/weir/sql/types"
+)
+
+// EdgeKind says how rows travel from an upstream vertex's subtasks to a
+// downstream vertex's subtasks.
+type EdgeKind uint8
+
+const (
+	// Forward connects subtask i to subtask i; both sides have the same parallelism.
+	Forward EdgeKind = iota
+	// Hash routes each row by the key group of its key columns (DESIGN §4).
+	Hash
+	// Broadcast sends every row to every downstream subtask.
+	Broadcast
+	// Rebalance spreads batches round-robin over downstream subtasks.
+	Rebalance
+)
+
+func (k EdgeKind) String() string {
+	return [...]string{"FORWARD", "HASH", "BROADCAST", "REBALANCE"}[k]
+}
+
+// DefaultMaxKeyGroups is the number of key groups when a job does not set one.
+const DefaultMaxKeyGroups = 128
+
+// Edge is one input of a vertex.
+type Edge struct {
+	From   int // index of the upstream vertex in JobSpec.Vertices
+	Output int // which output of the upstream vertex: 0 main, 1.. side outputs
+	Kind   EdgeKind
+	Keys   []int // Hash: key column indexes in the upstream's output rows
+	Input  int   // which logical input of this vertex the edge feeds (0 for single-input)
+}
+
+// TaskContext is what a vertex factory learns about the subtask it builds.
+type TaskContext struct {
+	Vertex      string
+	Subtask     int
+	Parallelism int
+	// MaxKeyGroups and KeyGroups ([first, last]) describe this subtask's
+	// share of the key space.
+	MaxKeyGroups          int
+	FirstGroup, LastGroup int
+	side                  []*emitter
+}
+
+// Side returns an emitter for side output i (1-based; 0 is the main output).
+// Rows emitted there travel on edges whose Output is i.
+func (tc *TaskContext) Side(i int) Emitter { return tc.side[i] }
+
+// SourceConfig describes how a source vertex derives event time.
+type SourceConfig struct {
+	// RowtimeCol is the output column carrying event time, or -1 for none.
+	RowtimeCol int
+	// Delay is the watermark delay (bounded out-of-orderness) in ms.
+	Delay int64
+}
+
+// Vertex is one node of the job graph. Exactly one of NewSource,
+// NewOperator, NewSink is set. Factories are called on the goroutine that
+// calls Run, before any subtask starts.
+type Vertex struct {
+	Name        string
+	Parallelism int
+	Inputs      []Edge
+	Outputs     int // number of outputs (1 + side outputs); 0 is treated as 1
+
+	NewSource   func(tc *TaskContext) (Source, error)
+	Source      SourceConfig
+	NewOperator func(tc *TaskContext) (Operator, error)
+	NewSink     func(tc *TaskContext) (Sink, error)
+	// Chain holds stateless operators (no WatermarkHandler or Finisher) run
+	// in this vertex's goroutine on its main output before routing: Flink's
+	// operator chaining, which saves a channel hop per chained operator.
+	Chain []func(tc *TaskContext) (Operator, error)
+
+	// Metrics, updated while the job runs.
+	RecordsIn, RecordsOut atomic.Int64
+}
+
+// JobSpec is a whole job graph. Vertices are in topological order: every
+// edge points to an earlier vertex.
+type JobSpec struct {
+	Vertices     []*Vertex
+	MaxKeyGroups int
+	// ChannelCapacity is the number of messages an input channel buffers
+	// before its senders block (back pressure). Default 16.
+	ChannelCapacity int
+}
+
+// OperatorError reports which subtask failed.
+type OperatorError struct {
+	Vertex      string
+	Subtask     int
+	Parallelism int
+	Err         error
+}
+
+func (e *OperatorError) Error() string {
+	if e.Parallelism > 1 {
+		return fmt.Sprintf("%s (subtask %d of %d): %v", e.Vertex, e.Subtask+1, e.Parallelism, e.Err)
+	}
+	return fmt.Sprintf("%s: %v", e.Vertex, e.Err)
+}
+
+func (e *OperatorError) Unwrap() error { return e.Err }
+
+// KeyGroupRange returns the first and last key group owned by subtask i of p
+// (Flink's contiguous assignment).
+func KeyGroupRange(maxGroups, p, i int) (int, int) {
+	first := (i*maxGroups + p - 1) / p
+	last := ((i+1)*maxGroups+p-1)/p - 1
+	return first, last
+}
+
+// SubtaskForKeyGroup returns the subtask of p owning key group g.
+func SubtaskForKeyGroup(maxGroups, p, g int) int { return g * p / maxGroups }
+
+// channel endpoints for one subtask
+type subtaskIO struct {
+	in      chan Message
+	nInputs int   // number of upstream channels
+	inputOf []int // upstream channel index → logical input
+}
+
+// Run executes the job until every sink has seen end of input, the first
+// subtask fails, or ctx is cancelled. It returns after every goroutine it
+// started has exited. On failure the first error is returned as an
+// *OperatorError; on cancellation ctx.Err().
+func Run(ctx context.Context, spec *JobSpec) error {
+	if spec.MaxKeyGroups <= 0 {
+		spec.MaxKeyGroups = DefaultMaxKeyGroups
+	}
+	capacity := spec.ChannelCapacity
+	if capacity <= 0 {
+		capacity = 16
+	}
+	nv := len(spec.Vertices)
+	ios := make([][]*subtaskIO, nv)
+	for vi, v := range spec.Vertices {
+		if v.Parallelism <= 0 {
+			v.Parallelism = 1
+		}
+		if v.Outputs <= 0 {
+			v.Outputs = 1
+		}
+		ios[vi] = make([]*subtaskIO, v.Parallelism)
+		for s := range ios[vi] {
+			ios[vi][s] = &subtaskIO{in: make(chan Message, capacity)}
+		}
+		for _, e := range v.Inputs {
+			if e.From >= vi {
+				return fmt.Errorf("exec: vertex %s: edge from a later vertex %d", v.Name, e.From)
+			}
+			up := spec.Vertices[e.From]
+			if e.Kind == Forward && up.Parallelism != v.Parallelism {
+				return fmt.Errorf("exec: vertex %s: forward edge between parallelism %d and %d", v.Name, up.Parallelism, v.Parallelism)
+			}
+		}
+	}
+	// Wire outputs: for each vertex/subtask/output, the list of routes.
+	routes := make([][][][]*route, nv) // [vertex][subtask][output] → routes
+	for vi, v := range spec.Vertices {
+		routes[vi] = make([][][]*route, v.Parallelism)
+		for s := range routes[vi] {
+			routes[vi][s] = make([][]*route, v.Outputs)
+		}
+	}
+	for vi, v := range spec.Vertices {
+		for _, e := range v.Inputs {
+			up := spec.Vertices[e.From]
+			for us := 0; us < up.Parallelism; us++ {
+				r := &route{kind: e.Kind, keys: e.Keys, maxGroups: spec.MaxKeyGroups}
+				if e.Kind == Forward {
+					io := ios[vi][us]
+					r.targets = []chan Message{io.in}
+					r.from = []int{io.nInputs}
+					io.nInputs++
+					io.inputOf = append(io.inputOf, e.Input)
+				} else {
+					for ds := 0; ds < v.Parallelism; ds++ {
+						io := ios[vi][ds]
+						r.targets = append(r.targets, io.in)
+						r.from = append(r.from, io.nInputs)
+						io.nInputs++
+						io.inputOf = append(io.inputOf, e.Input)
+					}
+				}
+				routes[e.From][us][e.Output] = append(routes[e.From][us][e.Output], r)
+			}
+		}
+	}
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var (
+		wg       sync.WaitGroup
+		errOnce  sync.Once
+		firstErr error
+	)
+	fail := func(err error) {
+		errOnce.Do(func() {
+			firstErr = err
+			cancel(err)
+		})
+	}
+	var runs []func()
+	for vi, v := range spec.Vertices {
+		for s := 0; s < v.Parallelism; s++ {
+			first, last := KeyGroupRange(spec.MaxKeyGroups, v.Parallelism, s)
+			tc := &TaskContext{Vertex: v.Name, Subtask: s, Parallelism: v.Parallelism,
+				MaxKeyGroups: spec.MaxKeyGroups, FirstGroup: first, LastGroup: last}
+			outs := make([]*emitter, v.Outputs)
+			for o := range outs {
+				outs[o] = &emitter{ctx: ctx, routes: routes[vi][s][o], vertex: v, counts: o == 0}
+			}
+			tc.side = outs
+			t := &task{ctx: ctx, v: v, tc: tc, io: ios[vi][s], outs: outs, main: outs[0]}
+			var err error
+			for ci := len(v.Chain) - 1; ci >= 0 && err == nil; ci-- {
+				var op Operator
+				op, err = v.Chain[ci](tc)
+				if err == nil {
+					if _, ok := op.(WatermarkHandler); ok {
+						err = errors.New("chained operator handles watermarks")
+					}
+					t.main = &chained{op: op, next: t.main}
+				}
+			}
+			switch {
+			case err != nil:
+			case v.NewSource != nil:
+				t.source, err = v.NewSource(tc)
+			case v.NewOperator != nil:
+				t.op, err = v.NewOperator(tc)
+			case v.NewSink != nil:
+				t.sink, err = v.NewSink(tc)
+			default:
+				err = errors.New("vertex has no factory")
+			}
+			if err != nil {
+				cancel(err)
+				return &OperatorError{Vertex: v.Name, Subtask: s, Parallelism: v.Parallelism, Err: err}
+			}
+			runs = append(runs, func() {
+				defer wg.Done()
+				if err := t.run(); err != nil && !errors.Is(err, errCancelled) {
+					fail(&OperatorError{Vertex: v.Name, Subtask: s, Parallelism: v.Parallelism, Err: err})
+				}
+			})
+		}
+	}
+	wg.Add(len(runs))
+	for _, r := range runs {
+		go r()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	if err := context.Cause(ctx); err != nil && ctx.Err() != nil {
+		return err
+	}
+	return nil
+}
+
+// errCancelled marks a subtask that stopped because the job was cancelled.
+var errCancelled = errors.New("cancelled")
+
+// route delivers one output of one subtask along one edge.
+type route struct {
+	kind      EdgeKind
+	keys      []int
+	maxGroups int
+	targets   []chan Message
+	from      []int // channel index of this sender at each target
+	next      int   // rebalance cursor
+	parts     []*types.Batch
+}
+
+type emitter struct {
+	ctx    context.Context
+	routes []*route
+	vertex *Vertex
+	counts bool
+}
+
+func (e *emitter) send(ch chan Message, m Message) error {
+	select {
+	case ch <- m:
+		return nil
+	case <-e.ctx.Done():
+		return errCancelled
+	}
+}
+
+// Emit routes b along every edge of this output.
+func (e *emitter) Emit(b *types.Batch) error {
+	if b == nil || len(b.Rows) == 0 {
+		return nil
+	}
+	if e.counts {
+		e.vertex.RecordsOut.Add(int64(len(b.Rows)))
+	}
+	for ri, r := range e.routes {
+		bb := b
+		if ri < len(e.routes)-1 {
+			// every consumer owns its batch: give the others a copy of the slices
+			bb = &types.Batch{Rows: append([]types.Row(nil), b.Rows...)}
+			if b.Kinds != nil {
+				bb.Kinds = append([]types.RowKind(nil), b.Kinds...)
+			}
+		}
+		if err := r.emit(e, bb); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *route) emit(e *emitter, b *types.Batch) error {
+	switch r.kind {
+	case Forward:
+		return e.send(r.targets[0], Message{Kind: MsgData, From: r.from[0], Batch: b})
+	case Rebalance:
+		i := r.next % len(r.targets)
+		r.next++
+		return e.send(r.targets[i], Message{Kind: MsgData, From: r.from[i], Batch: b})
+	case Broadcast:
+		for i, t := range r.targets {
+			bb := b
+			if i < len(r.targets)-1 {
+				bb = &types.Batch{Rows: append([]types.Row(nil), b.Rows...)}
+				if b.Kinds != nil {
+					bb.Kinds = append([]types.RowKind(nil), b.Kinds...)
+				}
+			}
+			if err := e.send(t, Message{Kind: MsgData, From: r.from[i], Batch: bb}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	n := len(r.targets)
+	if n == 1 {
+		return e.send(r.targets[0], Message{Kind: MsgData, From: r.from[0], Batch: b})
+	}
+	if r.parts == nil {
+		r.parts = make([]*types.Batch, n)
+	}
+	for i := range r.parts {
+		r.parts[i] = nil
+	}
+	per := len(b.Rows)/n + 8
+	for i, row := range b.Rows {
+		g := int(types.KeyHash(row, r.keys) % uint64(r.maxGroups))
+		t := SubtaskForKeyGroup(r.maxGroups, n, g)
+		p := r.parts[t]
+		if p == nil {
+			p = &types.Batch{Rows: make([]types.Row, 0, per)}
+			r.parts[t] = p
+		}
+		p.Append(row, b.Kind(i))
+	}
+	for i, p := range r.parts {
+		if p != nil {
+			if err := e.send(r.targets[i], Message{Kind: MsgData, From: r.from[i], Batch: p}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// control sends a watermark or end marker to every target of every route.
+func (e *emitter) control(m Message) error {
+	for _, r := range e.routes {
+		for i, t := range r.targets {
+			m.From = r.from[i]
+			if err := e.send(t, m); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// task is one subtask.
+type task struct {
+	ctx    context.Context
+	v      *Vertex
+	tc     *TaskContext
+	io     *subtaskIO
+	outs   []*emitter
+	main   Emitter // outs[0] behind any chained operators
+	source Source
+	op     Operator
+	sink   Sink
+}
+
+func (t *task) run() (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("internal error (panic): %v", p)
+		}
+		if err != nil && t.sink != nil {
+			t.sink.Abort()
+		}
+		if c, ok := t.op.(Closer); ok {
+			if cerr := c.Close(); cerr != nil && err == nil {
+				err = cerr
+			}
+		}
+	}()
+	if t.source != nil {
+		return t.runSource()
+	}
+	return t.runInputs()
+}
+
+// broadcastControl sends m on every output.
+func (t *task) broadcastControl(m Message) error {
+	for _, o := range t.outs {
+		if err := o.control(m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *task) runSource() error {
+	so := &sourceOut{t: t, cfg: t.v.Source, wm: MinWatermark}
+	n := t.source.Splits()
+	so.maxTs = make([]int64, n)
+	so.done = make([]bool, n)
+	for i := range so.maxTs {
+		so.maxTs[i] = MinWatermark
+	}
+	so.active = n
+	if err := t.source.Run(t.ctx, so); err != nil {
+		if t.ctx.Err() != nil {
+			return errCancelled
+		}
+		return err
+	}
+	return t.broadcastControl(Message{Kind: MsgEnd})
+}
+
+// sourceOut implements SourceOutput: it forwards batches and derives the
+// source's watermark as the minimum over its unfinished splits of
+// (max event time seen − delay).
+type sourceOut struct {
+	t      *task
+	cfg    SourceConfig
+	maxTs  []int64
+	done   []bool
+	active int
+	wm     int64
+}
+
+func (s *sourceOut) Emit(split int, b *types.Batch) error {
+	if len(b.Rows) == 0 {
+		return nil
+	}
+	if s.cfg.RowtimeCol >= 0 {
+		m := s.maxTs[split]
+		c := s.cfg.RowtimeCol
+		for _, r := range b.Rows {
+			if v := r[c]; v.Kind != types.Null && v.I > m {
+				m = v.I
+			}
+		}
+		s.maxTs[split] = m
+	}
+	if err := s.t.main.Emit(b); err != nil {
+		return err
+	}
+	return s.advance()
+}
+
+func (s *sourceOut) SplitDone(split int) {
+	if !s.done[split] {
+		s.done[split] = true
+		s.active--
+	}
+}
+
+func (s *sourceOut) advance() error {
+	if s.cfg.RowtimeCol < 0 {
+		return nil
+	}
+	wm := MaxWatermark
+	for i, m := range s.maxTs {
+		if s.done[i] {
+			continue
+		}
+		if m == MinWatermark {
+			return nil // a split with no data yet holds the watermark back
+		}
+		if m-s.cfg.Delay < wm {
+			wm = m - s.cfg.Delay
+		}
+	}
+	if wm == MaxWatermark || wm <= s.wm {
+		return nil
+	}
+	s.wm = wm
+	return s.t.broadcastControl(Message{Kind: MsgWatermark, Watermark: wm})
+}
+
+func (t *task) runInputs() error {
+	n := t.io.nInputs
+	wms := make([]int64, n)
+	ended := make([]bool, n)
+	for i := range wms {
+		wms[i] = MinWatermark
+	}
+	remaining := n
+	cur := MinWatermark
+	out := t.main
+	wh, _ := t.op.(WatermarkHandler)
+	advance := func() error {
+		m := MaxWatermark
+		for i, w := range wms {
+			if !ended[i] && w < m {
+				m = w
+			}
+		}
+		if m <= cur || m == MaxWatermark && remaining > 0 {
+			return nil
+		}
+		cur = m
+		if wh != nil {
+			if err := wh.OnWatermark(m, out); err != nil {
+				return err
+			}
+		}
+		if m == MaxWatermark {
+			return nil // end of stream follows
+		}
+		return t.broadcastControl(Message{Kind: MsgWatermark, Watermark: m})
+	}
+	for remaining > 0 {
+		var msg Message
+		select {
+		case msg = <-t.io.in:
+		case <-t.ctx.Done():
+			return errCancelled
+		}
+		switch msg.Kind {
+		case MsgData:
+			t.v.RecordsIn.Add(int64(len(msg.Batch.Rows)))
+			var err error
+			if t.sink != nil {
+				err = t.sink.Write(msg.Batch)
+			} else {
+				err = t.op.Process(t.io.inputOf[msg.From], msg.Batch, out)
+			}
+			if err != nil {
+				return err
+			}
+		case MsgWatermark:
+			if msg.Watermark > wms[msg.From] {
+				wms[msg.From] = msg.Watermark
+				if t.sink == nil {
+					if err := advance(); err != nil {
+						return err
+					}
+				}
+			}
+		case MsgBarrier:
+			// Checkpoints arrive with issue #4; the runtime will align here.
+		case MsgEnd:
+			ended[msg.From] = true
+			remaining--
+			if t.sink == nil {
+				if err := advance(); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if t.sink != nil {
+		return t.sink.Finish()
+	}
+	if wh != nil && cur != MaxWatermark {
+		cur = MaxWatermark
+		if err := wh.OnWatermark(MaxWatermark, out); err != nil {
+			return err
+		}
+	}
+	if f, ok := t.op.(Finisher); ok {
+		if err := f.Finish(out); err != nil {
+			return err
+		}
+	}
+	return t.broadcastControl(Message{Kind: MsgEnd})
+}
+
+// chained runs a stateless operator inline on its producer's goroutine.
+type chained struct {
+	op   Operator
+	next Emitter
+}
+
+func (c *chained) Emit(b *types.Batch) error { return c.op.Process(0, b, c.next) }

@@ -1,0 +1,167 @@
+package planner
+
+import (
+	"github.com/weirsql/weir/connectors"
+	"github.com/weirsql/weir/exec"
+	"github.com/weirsql/weir/sql/expr"
+	"github.com/weirsql/weir/sql/types"
+)
+
+// Node is a logical plan node. The set is closed: every switch over nodes
+// in this package handles each type below.
+type Node interface {
+	Schema() *types.Schema
+	Children() []Node
+	node()
+}
+
+// Scan reads a table through its connector.
+type Scan struct {
+	Table *connectors.Table
+	// Cols are the table columns read, in output order (projection
+	// pushdown narrows them). Nil means all.
+	Cols []int
+	Sch  types.Schema
+	// Late names the table receiving rows that arrive after their windows
+	// fired ('late-data' table option); empty = drop (counted).
+	Late string
+}
+
+// Values produces constant rows (SELECT without FROM).
+type Values struct {
+	Rows [][]expr.Expr
+	Sch  types.Schema
+}
+
+// Filter keeps rows where Pred is true.
+type Filter struct {
+	Input Node
+	Pred  expr.Expr
+}
+
+// Project computes Exprs per row.
+type Project struct {
+	Input Node
+	Exprs []expr.Expr
+	Sch   types.Schema
+}
+
+// WindowAgg is a keyed event-time (or processing-time) window aggregation.
+// Output: [keys..., window_start, window_end, aggs...].
+type WindowAgg struct {
+	Input  Node
+	Keys   []int
+	Window exec.WindowSpec
+	Aggs   []exec.AggCall
+	Sch    types.Schema
+	// Proctime: the window runs on processing time.
+	Proctime bool
+}
+
+// Aggregate is a non-windowed GROUP BY: an updating (changelog) result.
+// Output: [keys..., aggs...].
+type Aggregate struct {
+	Input Node
+	Keys  []int
+	Aggs  []exec.AggCall
+	Sch   types.Schema
+}
+
+// Union is UNION ALL of inputs with the same schema.
+type Union struct {
+	Inputs []Node
+}
+
+// Sort orders a bounded result and optionally limits it. It is only valid as
+// the top of a query whose output is collected by the client.
+type Sort struct {
+	Input  Node
+	Keys   []SortKey
+	Limit  int64 // -1 = none
+	Offset int64
+}
+
+// SortKey is one ORDER BY item.
+type SortKey struct {
+	Col  int
+	Desc bool
+}
+
+func (n *Scan) Schema() *types.Schema      { return &n.Sch }
+func (n *Values) Schema() *types.Schema    { return &n.Sch }
+func (n *Filter) Schema() *types.Schema    { return n.Input.Schema() }
+func (n *Project) Schema() *types.Schema   { return &n.Sch }
+func (n *WindowAgg) Schema() *types.Schema { return &n.Sch }
+func (n *Aggregate) Schema() *types.Schema { return &n.Sch }
+func (n *Union) Schema() *types.Schema     { return n.Inputs[0].Schema() }
+func (n *Sort) Schema() *types.Schema      { return n.Input.Schema() }
+
+func (n *Scan) Children() []Node      { return nil }
+func (n *Values) Children() []Node    { return nil }
+func (n *Filter) Children() []Node    { return []Node{n.Input} }
+func (n *Project) Children() []Node   { return []Node{n.Input} }
+func (n *WindowAgg) Children() []Node { return []Node{n.Input} }
+func (n *Aggregate) Children() []Node { return []Node{n.Input} }
+func (n *Union) Children() []Node     { return n.Inputs }
+func (n *Sort) Children() []Node      { return []Node{n.Input} }
+
+func (*Scan) node()      {}
+func (*Values) node()    {}
+func (*Filter) node()    {}
+func (*Project) node()   {}
+func (*WindowAgg) node() {}
+func (*Aggregate) node() {}
+func (*Union) node()     {}
+func (*Sort) node()      {}
+
+// Updating reports whether n's output is a changelog (contains -U/+U/-D).
+func Updating(n Node) bool {
+	switch t := n.(type) {
+	case *Aggregate:
+		return true
+	case *Scan, *Values:
+		return false
+	case *WindowAgg:
+		return false
+	case *Union:
+		for _, c := range t.Inputs {
+			if Updating(c) {
+				return true
+			}
+		}
+		return false
+	default:
+		for _, c := range n.Children() {
+			if Updating(c) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// Bounded reports whether every source under n ends by itself.
+func Bounded(n Node) (bool, error) {
+	if s, ok := n.(*Scan); ok {
+		f, err := sourceFactory(s)
+		if err != nil {
+			return false, err
+		}
+		return f.Bounded(), nil
+	}
+	for _, c := range n.Children() {
+		b, err := Bounded(c)
+		if err != nil || !b {
+			return b, err
+		}
+	}
+	return true, nil
+}
+
+func sourceFactory(s *Scan) (connectors.SourceFactory, error) {
+	c, err := connectors.Lookup(s.Table.Options["connector"])
+	if err != nil {
+		return nil, err
+	}
+	return c.NewSource(s.Table)
+}

@@ -1,0 +1,271 @@
+package planner
+
+import (
+	"github.com/weirsql/weir/exec"
+	"github.com/weirsql/weir/sql/expr"
+	"github.com/weirsql/weir/sql/types"
+)
+
+// Optimize applies the logical rules, bottom-up, until nothing changes:
+//
+//   - constant folding of every expression;
+//   - predicate pushdown: a Filter moves below a Project (its columns
+//     substituted) and adjacent Filters merge, so predicates sit right on
+//     top of the scan;
+//   - projection merging: Project over Project composes into one when no
+//     non-trivial expression would be computed twice;
+//   - projection pushdown: a Scan reads only the columns used above it,
+//     so connectors decode and generate less.
+func Optimize(n Node) Node {
+	n = rewrite(n)
+	n = prune(n, nil)
+	return n
+}
+
+func rewrite(n Node) Node {
+	switch t := n.(type) {
+	case *Filter:
+		in := rewrite(t.Input)
+		pred := expr.Fold(t.Pred)
+		if lit, ok := pred.(*expr.Literal); ok && lit.Val.Kind == types.Bool && lit.Val.I != 0 {
+			return in
+		}
+		switch c := in.(type) {
+		case *Filter:
+			return &Filter{Input: c.Input, Pred: &expr.And{Args: []expr.Expr{c.Pred, pred}}}
+		case *Project:
+			if !hasVolatile(c.Exprs) {
+				sub := substitute(pred, c.Exprs)
+				return &Project{Input: rewrite(&Filter{Input: c.Input, Pred: sub}), Exprs: c.Exprs, Sch: c.Sch}
+			}
+		}
+		return &Filter{Input: in, Pred: pred}
+	case *Project:
+		in := rewrite(t.Input)
+		exprs := make([]expr.Expr, len(t.Exprs))
+		for i, e := range t.Exprs {
+			exprs[i] = expr.Fold(e)
+		}
+		if inner, ok := in.(*Project); ok && composable(exprs, inner.Exprs) {
+			out := make([]expr.Expr, len(exprs))
+			for i, e := range exprs {
+				out[i] = expr.Fold(substitute(e, inner.Exprs))
+			}
+			return &Project{Input: inner.Input, Exprs: out, Sch: t.Sch}
+		}
+		if isIdentity(exprs, in.Schema()) {
+			return in
+		}
+		return &Project{Input: in, Exprs: exprs, Sch: t.Sch}
+	case *WindowAgg:
+		c := *t
+		c.Input = rewrite(t.Input)
+		return &c
+	case *Aggregate:
+		c := *t
+		c.Input = rewrite(t.Input)
+		return &c
+	case *Union:
+		ins := make([]Node, len(t.Inputs))
+		for i, x := range t.Inputs {
+			ins[i] = rewrite(x)
+		}
+		return &Union{Inputs: ins}
+	case *Sort:
+		c := *t
+		c.Input = rewrite(t.Input)
+		return &c
+	}
+	return n
+}
+
+func hasVolatile(es []expr.Expr) bool {
+	for _, e := range es {
+		v := false
+		expr.Walk(e, func(x expr.Expr) {
+			if c, ok := x.(*expr.Call); ok && c.Def.Volatile {
+				v = true
+			}
+		})
+		if v {
+			return true
+		}
+	}
+	return false
+}
+
+// substitute replaces column i of e by defs[i].
+func substitute(e expr.Expr, defs []expr.Expr) expr.Expr {
+	return expr.Remap(e, func(c *expr.Column) expr.Expr { return defs[c.Index] })
+}
+
+// composable: merging outer over inner computes no non-trivial inner
+// expression more than once.
+func composable(outer, inner []expr.Expr) bool {
+	uses := make([]int, len(inner))
+	for _, e := range outer {
+		expr.Walk(e, func(x expr.Expr) {
+			if c, ok := x.(*expr.Column); ok {
+				uses[c.Index]++
+			}
+		})
+	}
+	for i, e := range inner {
+		switch e.(type) {
+		case *expr.Column, *expr.Literal:
+			continue
+		}
+		if uses[i] > 1 {
+			return false
+		}
+	}
+	return true
+}
+
+func isIdentity(exprs []expr.Expr, in *types.Schema) bool {
+	if len(exprs) != len(in.Cols) {
+		return false
+	}
+	for i, e := range exprs {
+		c, ok := e.(*expr.Column)
+		if !ok || c.Index != i {
+			return false
+		}
+	}
+	return true
+}
+
+// prune narrows scans to the columns used above them. need is the set of
+// output columns of n that its parent uses (nil = all). It returns a node
+// with the same output schema.
+func prune(n Node, need []bool) Node {
+	switch t := n.(type) {
+	case *Project:
+		// what does this project need from its input?
+		inNeed := make([]bool, len(t.Input.Schema().Cols))
+		for i, e := range t.Exprs {
+			if need != nil && !need[i] {
+				continue
+			}
+			for _, c := range expr.Columns(e) {
+				inNeed[c] = true
+			}
+		}
+		// Filter directly below: its predicate's columns are needed too
+		child := t.Input
+		var filter *Filter
+		if f, ok := child.(*Filter); ok {
+			filter = f
+			child = f.Input
+			for _, c := range expr.Columns(f.Pred) {
+				inNeed[c] = true
+			}
+		}
+		if s, ok := child.(*Scan); ok && s.Cols == nil && s.Late == "" {
+			ns, remap := narrowScan(s, inNeed)
+			var in Node = ns
+			if filter != nil {
+				in = &Filter{Input: ns, Pred: remapCols(filter.Pred, remap)}
+			}
+			exprs := make([]expr.Expr, len(t.Exprs))
+			for i, e := range t.Exprs {
+				if need != nil && !need[i] {
+					exprs[i] = &expr.Literal{Val: types.NullValue, Typ: e.Type()}
+					continue
+				}
+				exprs[i] = remapCols(e, remap)
+			}
+			return &Project{Input: in, Exprs: exprs, Sch: t.Sch}
+		}
+		c := *t
+		c.Input = prune(t.Input, inNeed)
+		return &c
+	case *Filter:
+		var inNeed []bool
+		if need != nil {
+			inNeed = append([]bool(nil), need...)
+			for _, c := range expr.Columns(t.Pred) {
+				inNeed[c] = true
+			}
+		}
+		return &Filter{Input: prune(t.Input, inNeed), Pred: t.Pred}
+	case *WindowAgg:
+		c := *t
+		c.Input = prune(t.Input, aggNeed(len(t.Input.Schema().Cols), t.Keys, t.Aggs, t.Window.TimeCol, lateTableOf(t.Input) != ""))
+		return &c
+	case *Aggregate:
+		c := *t
+		c.Input = prune(t.Input, aggNeed(len(t.Input.Schema().Cols), t.Keys, t.Aggs, -1, false))
+		return &c
+	case *Union:
+		ins := make([]Node, len(t.Inputs))
+		for i, x := range t.Inputs {
+			ins[i] = prune(x, need)
+		}
+		return &Union{Inputs: ins}
+	case *Sort:
+		c := *t
+		c.Input = prune(t.Input, nil)
+		return &c
+	case *Scan:
+		if need == nil || t.Cols != nil || t.Late != "" {
+			return t
+		}
+		// Read only what is needed; unread columns become NULL constants
+		// (nothing above reads them) so the output schema is unchanged.
+		ns, remap := narrowScan(t, need)
+		if len(ns.Cols) == len(t.Sch.Cols) {
+			return t
+		}
+		exprs := make([]expr.Expr, len(t.Sch.Cols))
+		for i, c := range t.Sch.Cols {
+			if remap[i] < 0 {
+				exprs[i] = &expr.Literal{Val: types.NullValue, Typ: c.Type}
+			} else {
+				exprs[i] = &expr.Column{Index: remap[i], Name: c.Name, Typ: c.Type}
+			}
+		}
+		return &Project{Input: ns, Exprs: exprs, Sch: t.Sch}
+	}
+	return n
+}
+
+func aggNeed(n int, keys []int, aggs []exec.AggCall, timeCol int, all bool) []bool {
+	need := make([]bool, n)
+	for i := range need {
+		need[i] = all
+	}
+	for _, k := range keys {
+		need[k] = true
+	}
+	for _, a := range aggs {
+		if a.Arg >= 0 {
+			need[a.Arg] = true
+		}
+	}
+	if timeCol >= 0 {
+		need[timeCol] = true
+	}
+	return need
+}
+
+// narrowScan returns a scan of the needed columns and the old→new index map.
+func narrowScan(s *Scan, need []bool) (*Scan, []int) {
+	remap := make([]int, len(need))
+	ns := &Scan{Table: s.Table, Late: s.Late}
+	for i, nd := range need {
+		remap[i] = -1
+		if nd || i == s.Table.RowtimeCol {
+			remap[i] = len(ns.Cols)
+			ns.Cols = append(ns.Cols, i)
+			ns.Sch.Cols = append(ns.Sch.Cols, s.Sch.Cols[i])
+		}
+	}
+	return ns, remap
+}
+
+func remapCols(e expr.Expr, remap []int) expr.Expr {
+	return expr.Remap(e, func(c *expr.Column) expr.Expr {
+		return &expr.Column{Index: remap[c.Index], Name: c.Name, Typ: c.Typ}
+	})
+}

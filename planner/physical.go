@@ -1,0 +1,664 @@
+package planner
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync/atomic"
+
+	"github.com/weirsql/weir/connectors"
+	"github.com/weirsql/weir/exec"
+	"github.com/weirsql/weir/sql/expr"
+	"github.com/weirsql/weir/sql/types"
+)
+
+// Options are the settings that shape a physical plan.
+type Options struct {
+	Parallelism  int // default operator parallelism (SET parallelism = n)
+	MaxKeyGroups int
+}
+
+// PNode is one operator of the physical DAG.
+type PNode struct {
+	ID          int
+	Op          string // Source, Calc, WindowAggregate, GroupAggregate, Union, Values, Sink, Collect
+	Parallelism int
+	Inputs      []PEdge
+	Changelog   bool   // output carries -U/+U/-D rows
+	State       string // what the operator keeps, "" for stateless
+	Details     []string
+	Schema      *types.Schema
+	Chained     bool // runs in its input's goroutine (forward, same parallelism, stateless)
+
+	vertex   *exec.Vertex
+	source   func(tc *exec.TaskContext) (exec.Source, error)
+	srcCfg   exec.SourceConfig
+	operator func(tc *exec.TaskContext) (exec.Operator, error)
+	sink     func(tc *exec.TaskContext) (exec.Sink, error)
+	outputs  int
+}
+
+// PEdge is an input of a PNode.
+type PEdge struct {
+	From     *PNode
+	Output   int
+	Kind     exec.EdgeKind
+	Keys     []int
+	KeyNames []string
+	Input    int
+}
+
+// Plan is a physical DAG in topological order; the last node is the sink.
+type Plan struct {
+	Nodes []*PNode
+	opts  Options
+	// Late counts rows dropped or diverted as late, per window operator.
+	lateCounters []*atomic.Int64
+}
+
+// Sink is where a query's rows go.
+type Sink struct {
+	// Table is set for INSERT INTO.
+	Table *connectors.Table
+	// Collect is set for a top-level SELECT: it receives every output batch
+	// on one goroutine, in order.
+	Collect func(b *types.Batch) error
+}
+
+type builder struct {
+	plan *Plan
+	opts Options
+	// lateSinks: table name → sink node factory, for late-data side outputs
+	lateTables func(name string) (*connectors.Table, error)
+}
+
+// Build turns an optimized logical plan into a physical DAG that writes to sink.
+// lookup resolves table names used by 'late-data' options.
+func Build(root Node, sink Sink, opts Options, lookup func(string) (*connectors.Table, error)) (*Plan, error) {
+	if opts.Parallelism <= 0 {
+		opts.Parallelism = 1
+	}
+	if opts.MaxKeyGroups <= 0 {
+		opts.MaxKeyGroups = exec.DefaultMaxKeyGroups
+	}
+	b := &builder{plan: &Plan{opts: opts}, opts: opts, lateTables: lookup}
+	var sortNode *Sort
+	if s, ok := root.(*Sort); ok {
+		sortNode = s
+		root = s.Input
+	}
+	in, err := b.build(root)
+	if err != nil {
+		return nil, err
+	}
+	updating := in.Changelog
+	switch {
+	case sink.Table != nil:
+		if sortNode != nil {
+			return nil, fmt.Errorf("ORDER BY/LIMIT is only supported on a query whose rows go to the client")
+		}
+		if err := b.addTableSink(in, sink.Table, updating, 0); err != nil {
+			return nil, err
+		}
+	default:
+		collect := sink.Collect
+		details := []string{}
+		if sortNode != nil {
+			collect, details = sortingCollector(sortNode, collect)
+		}
+		n := b.add(&PNode{Op: "Collect", Parallelism: 1, Changelog: updating, Schema: in.Schema, Details: details})
+		n.Inputs = []PEdge{b.edgeTo(in, n, nil)}
+		n.sink = func(*exec.TaskContext) (exec.Sink, error) { return &collectSink{fn: collect}, nil }
+	}
+	b.markChains()
+	return b.plan, nil
+}
+
+func (b *builder) add(n *PNode) *PNode {
+	n.ID = len(b.plan.Nodes) + 1
+	b.plan.Nodes = append(b.plan.Nodes, n)
+	return n
+}
+
+// edgeTo picks the edge from in to n: hash on keys when given; forward when
+// parallelism matches; rebalance otherwise.
+func (b *builder) edgeTo(in, n *PNode, keys []int) PEdge {
+	e := PEdge{From: in}
+	switch {
+	case keys != nil:
+		e.Kind, e.Keys = exec.Hash, keys
+		for _, k := range keys {
+			e.KeyNames = append(e.KeyNames, in.Schema.Cols[k].Name)
+		}
+	case in.Parallelism == n.Parallelism:
+		e.Kind = exec.Forward
+	default:
+		e.Kind = exec.Rebalance
+	}
+	return e
+}
+
+func (b *builder) addTableSink(in *PNode, t *connectors.Table, updating bool, output int) error {
+	c, err := connectors.Lookup(t.Options["connector"])
+	if err != nil {
+		return fmt.Errorf("table %s: %w", t.Name, err)
+	}
+	f, err := c.NewSink(t)
+	if err != nil {
+		return err
+	}
+	if updating && !f.AcceptsUpdates() {
+		return fmt.Errorf("table %s (connector '%s') is append-only and cannot take the updating (changelog) result of this query", t.Name, t.Options["connector"])
+	}
+	if len(in.Schema.Cols) != len(t.Schema.Cols) {
+		return fmt.Errorf("INSERT INTO %s: the query has %d columns, the table %d", t.Name, len(in.Schema.Cols), len(t.Schema.Cols))
+	}
+	p := b.opts.Parallelism
+	if m := f.MaxParallelism(); m > 0 && p > m {
+		p = m
+	}
+	n := b.add(&PNode{Op: "Sink", Parallelism: p, Changelog: updating, Schema: &t.Schema,
+		Details: []string{"table=" + t.Name, "connector=" + t.Options["connector"]}})
+	var keys []int
+	if updating && len(t.PrimaryKey) > 0 {
+		keys = t.PrimaryKey // keep each key's changes in order on one subtask
+	}
+	e := b.edgeTo(in, n, keys)
+	e.Output = output
+	n.Inputs = []PEdge{e}
+	n.sink = func(tc *exec.TaskContext) (exec.Sink, error) { return f.Create(tc.Subtask, tc.Parallelism) }
+	return nil
+}
+
+func (b *builder) build(n Node) (*PNode, error) {
+	switch t := n.(type) {
+	case *Scan:
+		return b.buildScan(t)
+	case *Values:
+		rows := make([]types.Row, len(t.Rows))
+		for i, r := range t.Rows {
+			rows[i] = make(types.Row, len(r))
+			for j, e := range r {
+				v, err := e.Eval(nil)
+				if err != nil {
+					return nil, err
+				}
+				rows[i][j] = v
+			}
+		}
+		p := b.add(&PNode{Op: "Values", Parallelism: 1, Schema: &t.Sch,
+			Details: []string{fmt.Sprintf("rows=%d", len(rows))}})
+		p.srcCfg = exec.SourceConfig{RowtimeCol: -1}
+		p.source = func(*exec.TaskContext) (exec.Source, error) { return &valuesSource{rows: rows}, nil }
+		return p, nil
+	case *Filter, *Project:
+		return b.buildCalc(n)
+	case *WindowAgg:
+		in, err := b.build(t.Input)
+		if err != nil {
+			return nil, err
+		}
+		if in.Changelog {
+			return nil, fmt.Errorf("window aggregation over an updating input is not supported")
+		}
+		par := b.opts.Parallelism
+		if len(t.Keys) == 0 {
+			par = 1
+		}
+		details := []string{"window=" + windowString(t.Window, in.Schema)}
+		if len(t.Keys) > 0 {
+			details = append(details, "keys=["+colNames(in.Schema, t.Keys)+"]")
+		}
+		details = append(details, "aggs=["+aggString(t.Aggs, in.Schema)+"]")
+		if t.Proctime {
+			details = append(details, "time=processing")
+		}
+		p := b.add(&PNode{Op: "WindowAggregate", Parallelism: par, Schema: &t.Sch,
+			State: "accumulators per key and open window; dropped when the window fires"})
+		keys := t.Keys
+		if keys == nil {
+			keys = []int{}
+		}
+		p.Inputs = []PEdge{b.edgeTo(in, p, keys)}
+		late := new(atomic.Int64)
+		b.plan.lateCounters = append(b.plan.lateCounters, late)
+		lateTable := lateTableOf(t.Input)
+		if lateTable != "" {
+			lt, err := b.lateTables(lateTable)
+			if err != nil {
+				return nil, err
+			}
+			details = append(details, "late-data="+lateTable)
+			p.outputs = 2
+			// late rows leave through side output 1, shaped to the late table by name
+			proj, err := lateProjection(in.Schema, lt)
+			if err != nil {
+				return nil, err
+			}
+			calc := b.add(&PNode{Op: "Calc", Parallelism: par, Schema: &lt.Schema,
+				Details: []string{"late rows → " + lt.Name}})
+			calc.Inputs = []PEdge{{From: p, Output: 1, Kind: exec.Forward}}
+			calc.operator = func(*exec.TaskContext) (exec.Operator, error) { return &exec.Calc{Exprs: proj}, nil }
+			if err := b.addTableSink(calc, lt, false, 0); err != nil {
+				return nil, err
+			}
+		} else {
+			details = append(details, "late-data=drop")
+		}
+		p.Details = details
+		cfg := exec.WindowAggConfig{Keys: t.Keys, Aggs: t.Aggs, Window: t.Window}
+		hasLate := lateTable != ""
+		p.operator = func(tc *exec.TaskContext) (exec.Operator, error) {
+			c := cfg
+			var lateOut exec.Emitter
+			if hasLate {
+				lateOut = tc.Side(1)
+			}
+			c.Late = func(r types.Row) error {
+				late.Add(1)
+				if lateOut == nil {
+					return nil
+				}
+				return lateOut.Emit(&types.Batch{Rows: []types.Row{r}})
+			}
+			return exec.NewWindowAgg(c)
+		}
+		return p, nil
+	case *Aggregate:
+		in, err := b.build(t.Input)
+		if err != nil {
+			return nil, err
+		}
+		par := b.opts.Parallelism
+		if len(t.Keys) == 0 {
+			par = 1
+		}
+		p := b.add(&PNode{Op: "GroupAggregate", Parallelism: par, Schema: &t.Sch, Changelog: true,
+			State: "accumulators per key (kept until TTL; no TTL yet)"})
+		if len(t.Keys) > 0 {
+			p.Details = append(p.Details, "keys=["+colNames(in.Schema, t.Keys)+"]")
+		}
+		p.Details = append(p.Details, "aggs=["+aggString(t.Aggs, in.Schema)+"]")
+		keys := t.Keys
+		if keys == nil {
+			keys = []int{}
+		}
+		p.Inputs = []PEdge{b.edgeTo(in, p, keys)}
+		cfg := exec.GroupAggConfig{Keys: t.Keys, Aggs: t.Aggs, InputUpdating: in.Changelog}
+		p.operator = func(*exec.TaskContext) (exec.Operator, error) { return exec.NewGroupAgg(cfg) }
+		return p, nil
+	case *Union:
+		var ins []*PNode
+		upd := false
+		for _, c := range t.Inputs {
+			in, err := b.build(c)
+			if err != nil {
+				return nil, err
+			}
+			upd = upd || in.Changelog
+			ins = append(ins, in)
+		}
+		p := b.add(&PNode{Op: "Union", Parallelism: b.opts.Parallelism, Schema: t.Schema(), Changelog: upd,
+			Details: []string{fmt.Sprintf("inputs=%d", len(ins))}})
+		for _, in := range ins {
+			p.Inputs = append(p.Inputs, b.edgeTo(in, p, nil))
+		}
+		p.operator = func(*exec.TaskContext) (exec.Operator, error) { return &exec.Calc{}, nil }
+		return p, nil
+	case *Sort:
+		return nil, fmt.Errorf("ORDER BY is only supported at the top of a query whose rows go to the client (Top-N arrives later)")
+	}
+	return nil, fmt.Errorf("planner: unhandled node %T", n)
+}
+
+func lateTableOf(n Node) string {
+	for {
+		switch t := n.(type) {
+		case *Scan:
+			return t.Late
+		case *Filter:
+			n = t.Input
+		case *Project:
+			n = t.Input
+		default:
+			return ""
+		}
+	}
+}
+
+// lateProjection maps the window's input columns to a late table's columns by name.
+func lateProjection(in *types.Schema, lt *connectors.Table) ([]expr.Expr, error) {
+	out := make([]expr.Expr, len(lt.Schema.Cols))
+	for i, c := range lt.Schema.Cols {
+		j := in.Index(c.Name)
+		if j < 0 {
+			return nil, fmt.Errorf("late-data table %s: column %s is not among the columns reaching the window (%s)", lt.Name, c.Name, strings.Join(in.Names(), ", "))
+		}
+		out[i] = &expr.Column{Index: j, Name: c.Name, Typ: in.Cols[j].Type}
+	}
+	return out, nil
+}
+
+func (b *builder) buildScan(t *Scan) (*PNode, error) {
+	tbl := t.Table
+	if t.Cols != nil {
+		// projection pushdown: the connector sees only the columns read
+		nt := *tbl
+		nt.Schema = t.Sch
+		nt.RowtimeCol = -1
+		nt.PrimaryKey = nil
+		for i, c := range t.Cols {
+			if c == tbl.RowtimeCol {
+				nt.RowtimeCol = i
+			}
+		}
+		tbl = &nt
+	}
+	c, err := connectors.Lookup(tbl.Options["connector"])
+	if err != nil {
+		return nil, fmt.Errorf("table %s: %w", tbl.Name, err)
+	}
+	f, err := c.NewSource(tbl)
+	if err != nil {
+		return nil, err
+	}
+	p := b.opts.Parallelism
+	if m := f.MaxParallelism(); m > 0 && p > m {
+		p = m
+	}
+	details := []string{"table=" + tbl.Name, "connector=" + tbl.Options["connector"],
+		"columns=[" + strings.Join(t.Sch.Names(), ", ") + "]"}
+	if tbl.RowtimeCol >= 0 {
+		details = append(details, fmt.Sprintf("watermark=%s - %dms", tbl.Schema.Cols[tbl.RowtimeCol].Name, tbl.WatermarkDelay))
+	}
+	if f.Bounded() {
+		details = append(details, "bounded")
+	} else {
+		details = append(details, "unbounded")
+	}
+	n := b.add(&PNode{Op: "Source", Parallelism: p, Schema: &t.Sch, Details: details})
+	n.srcCfg = exec.SourceConfig{RowtimeCol: tbl.RowtimeCol, Delay: tbl.WatermarkDelay}
+	n.source = func(tc *exec.TaskContext) (exec.Source, error) { return f.Create(tc.Subtask, tc.Parallelism) }
+	return n, nil
+}
+
+// buildCalc fuses a chain of Filter/Project nodes into one Calc.
+func (b *builder) buildCalc(n Node) (*PNode, error) {
+	var filter expr.Expr
+	var exprs []expr.Expr
+	// Walk down: Project(Filter(Project(...))) — compose from the top.
+	// Only one Project over at most one Filter is fused; deeper stacks become
+	// chained Calcs (still one goroutine).
+	cur := n
+	if p, ok := cur.(*Project); ok {
+		exprs = p.Exprs
+		cur = p.Input
+	}
+	if f, ok := cur.(*Filter); ok {
+		filter = f.Pred
+		cur = f.Input
+	}
+	in, err := b.build(cur)
+	if err != nil {
+		return nil, err
+	}
+	var details []string
+	if filter != nil {
+		details = append(details, "where="+filter.String())
+	}
+	if exprs != nil {
+		parts := make([]string, len(exprs))
+		for i, e := range exprs {
+			parts[i] = e.String()
+			if nm := n.Schema().Cols[i].Name; nm != "" && nm != parts[i] {
+				parts[i] += " AS " + nm
+			}
+		}
+		details = append(details, "select=["+strings.Join(parts, ", ")+"]")
+	}
+	p := b.add(&PNode{Op: "Calc", Parallelism: in.Parallelism, Schema: n.Schema(), Changelog: in.Changelog, Details: details})
+	p.Inputs = []PEdge{{From: in, Kind: exec.Forward}}
+	desc := strings.Join(details, ", ")
+	p.operator = func(*exec.TaskContext) (exec.Operator, error) {
+		return &exec.Calc{Filter: filter, Exprs: exprs, Describe: desc}, nil
+	}
+	return p, nil
+}
+
+// markChains chains stateless Calcs into their single forward input.
+func (b *builder) markChains() {
+	consumers := map[*PNode]int{}
+	for _, n := range b.plan.Nodes {
+		for _, e := range n.Inputs {
+			consumers[e.From]++
+		}
+	}
+	for _, n := range b.plan.Nodes {
+		if n.Op == "Calc" && len(n.Inputs) == 1 && n.Inputs[0].Kind == exec.Forward &&
+			n.Inputs[0].Output == 0 && consumers[n.Inputs[0].From] == 1 && n.Inputs[0].From.Op != "Values" {
+			n.Chained = true
+		}
+	}
+}
+
+// Job converts the plan into an exec job. Chained Calcs run inside their
+// producer's goroutine.
+func (p *Plan) Job() *exec.JobSpec {
+	spec := &exec.JobSpec{MaxKeyGroups: p.opts.MaxKeyGroups}
+	host := map[*PNode]*PNode{} // chained node → the node whose vertex runs it
+	index := map[*PNode]int{}
+	for _, n := range p.Nodes {
+		if n.Chained {
+			h := n.Inputs[0].From
+			if hh, ok := host[h]; ok {
+				h = hh
+			}
+			host[n] = h
+			h.vertex.Chain = append(h.vertex.Chain, n.operator)
+			index[n] = index[h]
+			continue
+		}
+		v := &exec.Vertex{Name: n.label(), Parallelism: n.Parallelism, Outputs: n.outputs,
+			NewSource: n.source, Source: n.srcCfg, NewOperator: n.operator, NewSink: n.sink}
+		for _, e := range n.Inputs {
+			from := e.From
+			if h, ok := host[from]; ok {
+				from = h
+			}
+			v.Inputs = append(v.Inputs, exec.Edge{From: index[from], Output: e.Output, Kind: e.Kind, Keys: e.Keys, Input: e.Input})
+		}
+		n.vertex = v
+		index[n] = len(spec.Vertices)
+		spec.Vertices = append(spec.Vertices, v)
+	}
+	return spec
+}
+
+// LateRows is the number of late rows seen by the plan's window operators.
+func (p *Plan) LateRows() int64 {
+	var n int64
+	for _, c := range p.lateCounters {
+		n += c.Load()
+	}
+	return n
+}
+
+// Run executes the plan.
+func (p *Plan) Run(ctx context.Context) error {
+	return exec.Run(ctx, p.Job())
+}
+
+func (n *PNode) label() string {
+	return fmt.Sprintf("%s#%d", n.Op, n.ID)
+}
+
+func colNames(s *types.Schema, cols []int) string {
+	parts := make([]string, len(cols))
+	for i, c := range cols {
+		parts[i] = s.Cols[c].Name
+	}
+	return strings.Join(parts, ", ")
+}
+
+func aggString(aggs []exec.AggCall, in *types.Schema) string {
+	parts := make([]string, len(aggs))
+	for i, a := range aggs {
+		if a.Kind == exec.AggCountStar {
+			parts[i] = "COUNT(*)"
+			continue
+		}
+		d := ""
+		if a.Distinct {
+			d = "DISTINCT "
+		}
+		parts[i] = a.Kind.String() + "(" + d + in.Cols[a.Arg].Name + ")"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func windowString(w exec.WindowSpec, in *types.Schema) string {
+	ts := in.Cols[w.TimeCol].Name
+	switch w.Kind {
+	case exec.WindowTumble:
+		return fmt.Sprintf("TUMBLE(%s, size=%s)", ts, fmtDur(w.Size))
+	case exec.WindowHop:
+		return fmt.Sprintf("HOP(%s, slide=%s, size=%s)", ts, fmtDur(w.Slide), fmtDur(w.Size))
+	case exec.WindowCumulate:
+		return fmt.Sprintf("CUMULATE(%s, step=%s, size=%s)", ts, fmtDur(w.Step), fmtDur(w.Size))
+	case exec.WindowSession:
+		return fmt.Sprintf("SESSION(%s, gap=%s)", ts, fmtDur(w.Gap))
+	}
+	return "?"
+}
+
+func fmtDur(ms int64) string {
+	switch {
+	case ms%3600000 == 0:
+		return fmt.Sprintf("%dh", ms/3600000)
+	case ms%60000 == 0:
+		return fmt.Sprintf("%dmin", ms/60000)
+	case ms%1000 == 0:
+		return fmt.Sprintf("%ds", ms/1000)
+	}
+	return fmt.Sprintf("%dms", ms)
+}
+
+// Explain prints the DAG deterministically, sink first, one operator per
+// line with its parallelism, changelog mode, state and input edges.
+func (p *Plan) Explain() string {
+	var b strings.Builder
+	nodes := append([]*PNode(nil), p.Nodes...)
+	sort.SliceStable(nodes, func(i, j int) bool { return nodes[i].ID > nodes[j].ID })
+	for _, n := range nodes {
+		mode := "append"
+		if n.Changelog {
+			mode = "changelog(+I,-U,+U,-D)"
+		}
+		fmt.Fprintf(&b, "%s#%d parallelism=%d mode=%s", n.Op, n.ID, n.Parallelism, mode)
+		if n.Chained {
+			b.WriteString(" chained")
+		}
+		b.WriteByte('\n')
+		for _, d := range n.Details {
+			fmt.Fprintf(&b, "    %s\n", d)
+		}
+		if n.State != "" {
+			fmt.Fprintf(&b, "    state: %s\n", n.State)
+		}
+		for _, e := range n.Inputs {
+			fmt.Fprintf(&b, "    <- %s#%d", e.From.Op, e.From.ID)
+			if e.Output > 0 {
+				fmt.Fprintf(&b, " (side output %d)", e.Output)
+			}
+			fmt.Fprintf(&b, " %s", e.Kind)
+			if e.Kind == exec.Hash {
+				fmt.Fprintf(&b, "[%s]", strings.Join(e.KeyNames, ", "))
+			}
+			b.WriteByte('\n')
+		}
+	}
+	return b.String()
+}
+
+// valuesSource emits constant rows.
+type valuesSource struct{ rows []types.Row }
+
+func (v *valuesSource) Splits() int { return 1 }
+func (v *valuesSource) Run(_ context.Context, out exec.SourceOutput) error {
+	if err := out.Emit(0, &types.Batch{Rows: append([]types.Row(nil), v.rows...)}); err != nil {
+		return err
+	}
+	out.SplitDone(0)
+	return nil
+}
+
+// collectSink hands batches to the client callback.
+type collectSink struct{ fn func(*types.Batch) error }
+
+func (c *collectSink) Write(b *types.Batch) error { return c.fn(b) }
+func (c *collectSink) Finish() error              { return c.fn(nil) }
+func (c *collectSink) Abort()                     {}
+
+// sortingCollector buffers a bounded result, sorts it, applies LIMIT/OFFSET
+// and hands it on at end of input.
+func sortingCollector(s *Sort, next func(*types.Batch) error) (func(*types.Batch) error, []string) {
+	var rows []types.Row
+	var details []string
+	if len(s.Keys) > 0 {
+		var ks []string
+		for _, k := range s.Keys {
+			d := ""
+			if k.Desc {
+				d = " DESC"
+			}
+			ks = append(ks, fmt.Sprintf("$%d%s", k.Col, d))
+		}
+		details = append(details, "order by="+strings.Join(ks, ", "))
+	}
+	if s.Limit >= 0 {
+		details = append(details, fmt.Sprintf("limit=%d", s.Limit))
+	}
+	if s.Offset > 0 {
+		details = append(details, fmt.Sprintf("offset=%d", s.Offset))
+	}
+	return func(b *types.Batch) error {
+		if b != nil {
+			for i, r := range b.Rows {
+				if b.Kind(i) != types.Insert {
+					return fmt.Errorf("ORDER BY over an updating result is not supported")
+				}
+				rows = append(rows, r)
+			}
+			return nil
+		}
+		sort.SliceStable(rows, func(i, j int) bool {
+			for _, k := range s.Keys {
+				c := types.Compare(rows[i][k.Col], rows[j][k.Col])
+				if c != 0 {
+					if k.Desc {
+						return c > 0
+					}
+					return c < 0
+				}
+			}
+			return false
+		})
+		if s.Offset > 0 {
+			if s.Offset >= int64(len(rows)) {
+				rows = nil
+			} else {
+				rows = rows[s.Offset:]
+			}
+		}
+		if s.Limit >= 0 && int64(len(rows)) > s.Limit {
+			rows = rows[:s.Limit]
+		}
+		if len(rows) > 0 {
+			if err := next(&types.Batch{Rows: rows}); err != nil {
+				return err
+			}
+		}
+		return next(nil)
+	}, details
+}
