@@ -655,8 +655,10 @@ func avgDecimal(sum, n int64, k uint8) int64 {
 }
 
 // appendGroupKey appends a compact, injective encoding of row's values at
-// cols: the map key of a group. INT and BIGINT share a tag; -0.0 and NaN are
-// canonicalised; DECIMAL keys include the scale (a column has one scale).
+// cols: the map key of a group. Each value is its kind byte then its
+// payload; -0.0 and NaN are canonicalised (GROUP BY puts them in one group).
+// A column has one type, so values of different kinds never need to be
+// equal. decodeGroupKey reverses it.
 func appendGroupKey(dst []byte, row types.Row, cols []int) []byte {
 	for _, c := range cols {
 		v := row[c]
@@ -680,15 +682,53 @@ func appendGroupKey(dst []byte, row types.Row, cols []int) []byte {
 		case types.Decimal:
 			dst = append(dst, byte(types.Decimal), v.Scale)
 			dst = binary.LittleEndian.AppendUint64(dst, uint64(v.I))
-		case types.Int:
-			dst = append(dst, byte(types.BigInt))
-			dst = binary.LittleEndian.AppendUint64(dst, uint64(v.I))
 		default:
 			dst = append(dst, byte(v.Kind))
 			dst = binary.LittleEndian.AppendUint64(dst, uint64(v.I))
 		}
 	}
 	return dst
+}
+
+// decodeGroupKey fills dst with the values encoded in key by
+// appendGroupKey. VARCHAR values share key's memory.
+func decodeGroupKey(key string, dst []types.Value) {
+	for i := range dst {
+		k := types.Kind(key[0])
+		key = key[1:]
+		switch k {
+		case types.Null:
+			dst[i] = types.NullValue
+		case types.Varchar:
+			n, w := strUvarint(key)
+			dst[i] = types.StringValue(key[w : w+int(n)])
+			key = key[w+int(n):]
+		case types.Decimal:
+			dst[i] = types.DecimalValue(int64(leUint64(key[1:])), key[0])
+			key = key[9:]
+		default:
+			dst[i] = types.Value{Kind: k, I: int64(leUint64(key))}
+			key = key[8:]
+		}
+	}
+}
+
+// strUvarint decodes a uvarint at the start of s (well-formed input).
+func strUvarint(s string) (uint64, int) {
+	var x uint64
+	for i := 0; ; i++ {
+		c := s[i]
+		x |= uint64(c&0x7f) << (7 * i)
+		if c < 0x80 {
+			return x, i + 1
+		}
+	}
+}
+
+func leUint64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }
 
 // ---- state encoding ----

@@ -119,6 +119,9 @@ func (g *GroupAgg) Process(_ int, b *types.Batch, out Emitter) error {
 		g.agg.add(grp.accs, row)
 		grp.rows++
 	}
+	if len(g.touched) > 0 {
+		g.out.reserve(2 * len(g.touched))
+	}
 	for _, grp := range g.touched {
 		g.emit(grp)
 	}

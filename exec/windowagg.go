@@ -25,8 +25,8 @@
 //
 // State layout, chosen for the hot path. Group keys are interned once per
 // distinct key while any of the key's windows is open: the key bytes (a
-// compact encoding, appendGroupKey) map to a small integer id that owns a
-// copy of the key values and a reference count. Each open window is a
+// compact encoding, appendGroupKey, decoded again for output) map to a
+// small integer id with a reference count. Each open window is a
 // bucket holding id → group index and one flat []Accumulator for all its
 // groups; each key caches its group in the bucket it last touched, so a
 // steady tumbling stream costs one string-keyed map lookup per row and no
@@ -111,9 +111,8 @@ var (
 )
 
 type windowKey struct {
-	str  string    // map key in keyIDs
-	vals types.Row // the key values, for output
-	refs int32     // open groups (windows or sessions) of this key
+	str  string // map key in keyIDs; also the key values (decodeGroupKey)
+	refs int32  // open groups (windows or sessions) of this key
 }
 
 type windowGroupCache struct {
@@ -359,12 +358,8 @@ func (w *WindowAgg) intern(row types.Row) int32 {
 			w.keyCache = append(w.keyCache, make([]windowGroupCache, w.ways)...)
 		}
 	}
-	vals := make(types.Row, len(w.keys))
-	for i, c := range w.keys {
-		vals[i] = row[c]
-	}
 	s := string(w.keyBuf)
-	w.keyInfo[id] = windowKey{str: s, vals: vals}
+	w.keyInfo[id] = windowKey{str: s}
 	w.keyIDs[s] = id
 	return id
 }
@@ -483,9 +478,9 @@ func (w *WindowAgg) fireBuckets(out Emitter) error {
 		}
 		start, end := types.TimestampValue(bw.win.Start), types.TimestampValue(bw.win.End)
 		for gi, id := range bw.ids {
-			k := &w.keyInfo[id]
+			w.out.reserve(len(bw.ids) - gi)
 			row := w.out.next(types.Insert)
-			copy(row, k.vals)
+			decodeGroupKey(w.keyInfo[id].str, row[:nk])
 			row[nk], row[nk+1] = start, end
 			w.agg.results(bw.accs[gi*n:gi*n+n], row[nk+2:])
 			for i, c := range w.keyCache[int(id)*w.ways : int(id+1)*w.ways] {
@@ -539,8 +534,9 @@ func (w *WindowAgg) fireSessions(out Emitter) error {
 	nk := len(w.keys)
 	for i := range w.fired {
 		f := &w.fired[i]
+		w.out.reserve(len(w.fired) - i)
 		row := w.out.next(types.Insert)
-		copy(row, w.keyInfo[f.id].vals)
+		decodeGroupKey(w.keyInfo[f.id].str, row[:nk])
 		row[nk], row[nk+1] = types.TimestampValue(f.win.Start), types.TimestampValue(f.win.End)
 		w.agg.results(f.accs, row[nk+2:])
 		w.releaseAccs(f.accs)
@@ -616,6 +612,17 @@ type aggOut struct {
 func (o *aggOut) init(width, max int) {
 	o.arena = types.NewRowArena(width, 256)
 	o.max = max
+}
+
+// reserve makes room for n more rows (capped by the flush threshold) in the
+// current batch.
+func (o *aggOut) reserve(n int) {
+	if o.max > 0 {
+		n = min(n, o.max)
+	}
+	if o.b == nil {
+		o.b = &types.Batch{Rows: make([]types.Row, 0, n)}
+	}
 }
 
 // next appends a fresh row of kind k to the current batch and returns it.

@@ -604,6 +604,8 @@ func TestWindowAggRandomized(t *testing.T) {
 		{Kind: WindowHop, Size: 3, Slide: 5},
 		{Kind: WindowCumulate, Step: 3, Size: 12, Offset: -2},
 		{Kind: WindowCumulate, Step: 7, Size: 7},
+		{Kind: WindowHop, Size: 30, Slide: 2, Offset: 1}, // more windows per row than cache ways
+		{Kind: WindowCumulate, Step: 1, Size: 20},
 		{Kind: WindowSession, Gap: 5},
 		{Kind: WindowSession, Gap: 1},
 		{Kind: WindowSession, Gap: 30},
