@@ -483,6 +483,9 @@ func (b *binder) literal(v *test_driver.ValueExpr) (expr.Expr, error) {
 	case test_driver.KindNull:
 		return &expr.Literal{Val: types.NullValue, Typ: types.TNull}, nil
 	case test_driver.KindInt64:
+		if mysql.HasIsBooleanFlag(v.Type.GetFlag()) {
+			return &expr.Literal{Val: types.BoolValue(d.GetInt64() != 0), Typ: types.TBool}, nil
+		}
 		return &expr.Literal{Val: types.BigIntValue(d.GetInt64()), Typ: types.TBigInt}, nil
 	case test_driver.KindUint64:
 		u := d.GetUint64()

@@ -181,7 +181,7 @@ func defaultName(f *ast.SelectField, i int) string {
 	if c, ok := f.Expr.(*ast.ColumnNameExpr); ok {
 		return c.Name.Name.O
 	}
-	if t := strings.TrimSpace(f.Text()); t != "" && len(t) <= 64 {
+	if t := strings.Join(strings.Fields(f.Text()), " "); t != "" && len(t) <= 64 {
 		return t
 	}
 	return fmt.Sprintf("EXPR$%d", i)

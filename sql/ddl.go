@@ -66,7 +66,8 @@ func (s *Session) bindCreateTable(st *Statement, n *ast.CreateTableStmt) (*Table
 	for _, c := range n.Cols {
 		cn := c.Name.Name.O
 		if t.Schema.Index(cn) >= 0 {
-			return nil, st.Errorf(st.LocateOffset(cn, 0), "duplicate column %s", cn)
+			first := st.LocateOffset(cn, 0)
+			return nil, st.Errorf(st.LocateOffset(cn, first+len(cn)), "duplicate column %s", cn)
 		}
 		typ, err := columnType(st, cn, c.Tp)
 		if err != nil {
@@ -94,6 +95,7 @@ func (s *Session) bindCreateTable(st *Statement, n *ast.CreateTableStmt) (*Table
 				return nil, st.Errorf(st.LocateOffset(k.Column.Name.O, 0), "PRIMARY KEY column %s is not a column of %s", k.Column.Name.O, name)
 			}
 			t.PrimaryKey = append(t.PrimaryKey, i)
+			t.Schema.Cols[i].Nullable = false
 		}
 	}
 	for _, c := range st.Computed {
