@@ -1,6 +1,8 @@
 package exec
 
 import (
+	"fmt"
+
 	"github.com/weirsql/weir/sql/expr"
 	"github.com/weirsql/weir/sql/types"
 )
@@ -34,7 +36,7 @@ func (c *Calc) Process(_ int, b *types.Batch, out Emitter) error {
 		if c.Filter != nil {
 			v, err := c.Filter.Eval(r)
 			if err != nil {
-				return err
+				return rowError(err, r)
 			}
 			if v.Kind == types.Null || v.I == 0 {
 				continue
@@ -45,7 +47,7 @@ func (c *Calc) Process(_ int, b *types.Batch, out Emitter) error {
 			for j, e := range c.Exprs {
 				v, err := e.Eval(r)
 				if err != nil {
-					return err
+					return rowError(err, r)
 				}
 				nr[j] = v
 			}
@@ -62,4 +64,13 @@ func (c *Calc) Process(_ int, b *types.Batch, out Emitter) error {
 	b.Rows = kept
 	b.Kinds = kinds
 	return out.Emit(b)
+}
+
+// rowError adds the input row to a per-row evaluation error so that the
+// user can find the bad data.
+func rowError(err error, r types.Row) error {
+	if len(r) == 0 {
+		return err
+	}
+	return fmt.Errorf("%w, in row %s", err, r)
 }

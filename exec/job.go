@@ -81,10 +81,17 @@ type Vertex struct {
 	// Chain holds stateless operators (no WatermarkHandler or Finisher) run
 	// in this vertex's goroutine on its main output before routing: Flink's
 	// operator chaining, which saves a channel hop per chained operator.
-	Chain []func(tc *TaskContext) (Operator, error)
+	Chain []ChainedOperator
 
 	// Metrics, updated while the job runs.
 	RecordsIn, RecordsOut atomic.Int64
+}
+
+// ChainedOperator is a stateless operator run inside another vertex's
+// goroutine. Its errors are reported under its own Name.
+type ChainedOperator struct {
+	Name string
+	New  func(tc *TaskContext) (Operator, error)
 }
 
 // JobSpec is a whole job graph. Vertices are in topological order: every
@@ -228,12 +235,12 @@ func Run(ctx context.Context, spec *JobSpec) error {
 			var err error
 			for ci := len(v.Chain) - 1; ci >= 0 && err == nil; ci-- {
 				var op Operator
-				op, err = v.Chain[ci](tc)
+				op, err = v.Chain[ci].New(tc)
 				if err == nil {
 					if _, ok := op.(WatermarkHandler); ok {
 						err = errors.New("chained operator handles watermarks")
 					}
-					t.main = &chained{op: op, next: t.main}
+					t.main = &chained{op: op, next: t.main, name: v.Chain[ci].Name}
 				}
 			}
 			switch {
@@ -254,7 +261,12 @@ func Run(ctx context.Context, spec *JobSpec) error {
 			runs = append(runs, func() {
 				defer wg.Done()
 				if err := t.run(); err != nil && !errors.Is(err, errCancelled) {
-					fail(&OperatorError{Vertex: v.Name, Subtask: s, Parallelism: v.Parallelism, Err: err})
+					name := v.Name
+					var ce *chainError
+					if errors.As(err, &ce) {
+						name, err = ce.name, ce.err
+					}
+					fail(&OperatorError{Vertex: name, Subtask: s, Parallelism: v.Parallelism, Err: err})
 				}
 			})
 		}
@@ -610,6 +622,27 @@ func (t *task) runInputs() error {
 type chained struct {
 	op   Operator
 	next Emitter
+	name string
 }
 
-func (c *chained) Emit(b *types.Batch) error { return c.op.Process(0, b, c.next) }
+func (c *chained) Emit(b *types.Batch) error {
+	err := c.op.Process(0, b, c.next)
+	if err == nil || errors.Is(err, errCancelled) {
+		return err
+	}
+	var ce *chainError
+	if errors.As(err, &ce) {
+		return err // raised further down the chain, already named
+	}
+	return &chainError{name: c.name, err: err}
+}
+
+// chainError names the chained operator that failed; Run reports it in
+// place of the hosting vertex.
+type chainError struct {
+	name string
+	err  error
+}
+
+func (e *chainError) Error() string { return e.name + ": " + e.err.Error() }
+func (e *chainError) Unwrap() error { return e.err }

@@ -455,7 +455,7 @@ func (p *Plan) Job() *exec.JobSpec {
 				h = hh
 			}
 			host[n] = h
-			h.vertex.Chain = append(h.vertex.Chain, n.operator)
+			h.vertex.Chain = append(h.vertex.Chain, exec.ChainedOperator{Name: n.label(), New: n.operator})
 			index[n] = index[h]
 			continue
 		}

@@ -170,7 +170,7 @@ func (s *Session) Exec(ctx context.Context, st *Statement, rs ResultSink) error 
 		if err != nil {
 			return err
 		}
-		return rs.Message(plan.Explain())
+		return sendText(rs, plan.Explain())
 	case *ast.SelectStmt, *ast.SetOprStmt:
 		return s.runQuery(ctx, st, n, rs)
 	case *ast.InsertStmt:

@@ -19,3 +19,18 @@ type ResultSink interface {
 	// text result such as EXPLAIN's plan.
 	Message(text string) error
 }
+
+// TextSink is implemented by sinks that tell a text result (EXPLAIN's plan)
+// apart from a notice: Text is where a person or a script expects the
+// result (standard output), Message where notices go. Sinks without it
+// receive text results through Message.
+type TextSink interface {
+	Text(text string) error
+}
+
+func sendText(rs ResultSink, text string) error {
+	if t, ok := rs.(TextSink); ok {
+		return t.Text(text)
+	}
+	return rs.Message(text)
+}

@@ -385,8 +385,10 @@ INSERT INTO runs as a job until its sources end. Ctrl-C cancels the
 running job and waits for it to stop; a second Ctrl-C exits at once.
 
 Flags (- and -- are equivalent; flags may also follow FILE):
-  --format FORMAT     table, plain, json or csv (default: ` + TerminalFormat + ` when
-                      standard output is a terminal, ` + PipedFormat + ` otherwise)
+  --format FORMAT     table, plain, json or csv (default: table when standard
+                      output is a terminal, JSON lines otherwise, where a
+                      one-column result prints bare JSON values: SELECT 1 + 1
+                      prints 2)
   --parallelism N     default parallelism of jobs (as SET 'parallelism' = 'N')
   -e SQL              run SQL given on the command line instead of a file
 
@@ -402,8 +404,9 @@ Formats:
 An updating (changelog) result gets an extra first column, op, holding
 the row kind: +I, -U, +U or -D.
 
-Messages ("Table t created.", EXPLAIN plans) go to standard output with
-table and plain, to standard error with json and csv.
+Notices ("Table t created.") go to standard output with table and plain,
+to standard error with json and csv (and the default piped output).
+EXPLAIN plans always go to standard output.
 
 Exit status:
   0    success

@@ -37,11 +37,15 @@ const (
 // TerminalFormat is the default --format when stdout is a terminal.
 const TerminalFormat = FormatTable
 
-// PipedFormat is the default --format when stdout is not a terminal.
-// The original issue asked for JSON lines here; plain was chosen so that
-// 'weir run one.sql | cat' prints a bare "2" for SELECT 1 + 1. Flip this
-// constant to FormatJSON to follow the issue instead.
-const PipedFormat = FormatPlain
+// PipedFormat is the default --format when stdout is not a terminal: JSON
+// lines, where a one-column result prints each value as a bare JSON value
+// (so 'weir run -e "SELECT 1 + 1" | cat' prints 2; strings keep their
+// quotes, NULL is null). An explicit --format json always prints objects.
+const PipedFormat = formatAuto
+
+// formatAuto is json with bare values for one-column results; it is only
+// chosen implicitly, never by name.
+const formatAuto = "auto"
 
 // Formats lists the accepted --format values.
 var Formats = []string{FormatTable, FormatPlain, FormatJSON, FormatCSV}
@@ -70,6 +74,9 @@ func NewPrinter(format string, stdout, stderr io.Writer) (Printer, error) {
 	case FormatJSON:
 		base.msg = stderr
 		return &jsonPrinter{printer: base}, nil
+	case formatAuto:
+		base.msg = stderr
+		return &jsonPrinter{printer: base, scalars: true}, nil
 	case FormatCSV:
 		base.msg = stderr
 		return &csvPrinter{printer: base}, nil
@@ -111,6 +118,17 @@ func (p *printer) message(text string) error {
 	}
 	_, err := io.WriteString(p.msg, text)
 	return err
+}
+
+// Text writes a text result (EXPLAIN's plan) to standard output in every
+// format: unlike notices, it is what the user asked for.
+func (p *printer) Text(text string) error {
+	if !strings.HasSuffix(text, "\n") {
+		text += "\n"
+	}
+	p.w.WriteString(text)
+	p.wrote = true
+	return p.w.Flush()
 }
 
 // opName picks the name of the changelog kind column: "op", or "_op",
@@ -451,6 +469,9 @@ type jsonPrinter struct {
 	keys [][]byte // `"name":` per column, escaped
 	op   []byte   // `{"op":"` or nil
 	buf  []byte
+	// scalars: a one-column append-only result prints bare JSON values.
+	scalars bool
+	bare    bool
 }
 
 func (j *jsonPrinter) Columns(cols []types.Column, changelog bool) error {
@@ -461,6 +482,7 @@ func (j *jsonPrinter) Columns(cols []types.Column, changelog bool) error {
 		j.keys = append(j.keys, append(k, ':'))
 	}
 	j.op = nil
+	j.bare = j.scalars && len(cols) == 1 && !changelog
 	if changelog {
 		j.op = append(appendJSONString([]byte{'{'}, opName(cols)), ':', '"')
 	}
@@ -470,6 +492,13 @@ func (j *jsonPrinter) Columns(cols []types.Column, changelog bool) error {
 func (j *jsonPrinter) Rows(b *types.Batch) error {
 	for i, row := range b.Rows {
 		buf := j.buf[:0]
+		if j.bare {
+			buf = appendJSONValue(buf, row[0])
+			buf = append(buf, '\n')
+			j.w.Write(buf)
+			j.buf = buf
+			continue
+		}
 		if j.op != nil {
 			buf = append(buf, j.op...)
 			buf = append(buf, b.Kind(i).String()...)

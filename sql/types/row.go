@@ -1,6 +1,9 @@
 package types
 
-import "hash/maphash"
+import (
+	"hash/maphash"
+	"strings"
+)
 
 // RowKind is the changelog kind of a row.
 type RowKind uint8
@@ -117,4 +120,24 @@ func fnvByte(h uint64, b byte) uint64 {
 	h ^= uint64(b)
 	h *= 1099511628211
 	return h
+}
+
+// String renders a row as [v1, v2, ...] for error messages and logs.
+func (r Row) String() string {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, v := range r {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		if v.Kind == Varchar {
+			b.WriteByte('\'')
+			b.WriteString(v.S)
+			b.WriteByte('\'')
+			continue
+		}
+		b.WriteString(v.String())
+	}
+	b.WriteByte(']')
+	return b.String()
 }
