@@ -314,7 +314,7 @@ func (s *Session) planStatement(st *Statement, n ast.StmtNode, collect func(*typ
 			return nil, err
 		}
 		if len(sc.cols) != len(t.Schema.Cols) {
-			return nil, st.Errorf(0, "INSERT INTO %s: the query produces %d columns, the table has %d", name, len(sc.cols), len(t.Schema.Cols))
+			return nil, st.Errorf(0, "INSERT INTO %s: the query produces %d column(s), the table has %d", name, len(sc.cols), len(t.Schema.Cols))
 		}
 		want := &scope{}
 		for _, c := range t.Schema.Cols {
