@@ -2,6 +2,7 @@ package exec
 
 import (
 	"context"
+	"time"
 
 	"github.com/weirsql/weir/sql/types"
 )
@@ -58,6 +59,14 @@ type WatermarkHandler interface {
 // Finish is called once, after the final watermark, when every input has ended.
 type Finisher interface {
 	Finish(out Emitter) error
+}
+
+// Ticker is implemented by operators that act on processing time. The
+// runtime calls OnTick every TickInterval from the subtask goroutine, also
+// while no input arrives.
+type Ticker interface {
+	TickInterval() time.Duration
+	OnTick(out Emitter) error
 }
 
 // Closer is implemented by operators holding resources; Close is called once

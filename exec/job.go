@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/weirsql/weir/sql/types"
 )
@@ -561,10 +562,22 @@ func (t *task) runInputs() error {
 		}
 		return t.broadcastControl(Message{Kind: MsgWatermark, Watermark: m})
 	}
+	var tick <-chan time.Time
+	ticker, _ := t.op.(Ticker)
+	if ticker != nil {
+		tk := time.NewTicker(ticker.TickInterval())
+		defer tk.Stop()
+		tick = tk.C
+	}
 	for remaining > 0 {
 		var msg Message
 		select {
 		case msg = <-t.io.in:
+		case <-tick:
+			if err := ticker.OnTick(out); err != nil {
+				return err
+			}
+			continue
 		case <-t.ctx.Done():
 			return errCancelled
 		}

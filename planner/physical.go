@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/weirsql/weir/connectors"
 	"github.com/weirsql/weir/exec"
@@ -249,6 +250,7 @@ func (b *builder) build(n Node) (*PNode, error) {
 		p.Details = details
 		cfg := exec.WindowAggConfig{Keys: t.Keys, Aggs: t.Aggs, Window: t.Window}
 		hasLate := lateTable != ""
+		proctime := t.Proctime
 		p.operator = func(tc *exec.TaskContext) (exec.Operator, error) {
 			c := cfg
 			var lateOut exec.Emitter
@@ -262,7 +264,11 @@ func (b *builder) build(n Node) (*PNode, error) {
 				}
 				return lateOut.Emit(&types.Batch{Rows: []types.Row{r}})
 			}
-			return exec.NewWindowAgg(c)
+			w, err := exec.NewWindowAgg(c)
+			if err != nil || !proctime {
+				return w, err
+			}
+			return &exec.ProcTimeWindow{Inner: w, Now: func() int64 { return time.Now().UnixMilli() }}, nil
 		}
 		return p, nil
 	case *Aggregate:
