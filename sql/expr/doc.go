@@ -70,7 +70,8 @@
 //	ROUND(x[, d])          half away from zero; d < 0 rounds left of the point.
 //	                       DOUBLE stays DOUBLE; INT/BIGINT keep their type;
 //	                       ROUND(DECIMAL(p,s)) is DECIMAL(p-s+1, 0) and
-//	                       ROUND(DECIMAL(p,s), d) is DECIMAL(p+1, s) (see deviations)
+//	                       ROUND(DECIMAL(p,s), d) is DECIMAL(p-s+1+d, d) for a
+//	                       constant d, else DECIMAL(p+1, s) (see deviations)
 //	FLOOR(x), CEIL(x), CEILING(x)
 //	                       DOUBLE stays DOUBLE, integers are unchanged,
 //	                       DECIMAL(p,s) becomes DECIMAL(p-s+1, 0)
@@ -215,9 +216,10 @@
 //     case-insensitive). Use LOWER/UPPER, or match_type 'i' for REGEXP_LIKE.
 //   - Regular expressions are Go's RE2 syntax: no backreferences or
 //     lookaround. In REGEXP_REPLACE write ${1}x rather than $1x.
-//   - ROUND(DECIMAL(p,s), d) keeps scale s and zero-fills the rounded
-//     digits (ROUND(1.235, 2) is 1.240): the result type is fixed at bind
-//     time, before d is known.
+//   - ROUND(DECIMAL(p,s), d) has scale d when d is a constant integer, as in
+//     MySQL (ROUND(1.235, 2) is 1.24; a negative d gives scale 0). When d is
+//     not a constant the result keeps scale s and zero-fills the rounded
+//     digits (1.240): the type is fixed before d is known.
 //   - String functions other than CONCAT, CONCAT_WS, LENGTH and CHAR_LENGTH
 //     do not convert numbers to strings implicitly; use CAST.
 //   - A string that does not parse where a TIMESTAMP is expected is a data

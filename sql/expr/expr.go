@@ -70,6 +70,10 @@ type FuncDef struct {
 	// the implementation. Its error is shown to the user as is, so it names the
 	// function and what was expected ("SUBSTRING expects (VARCHAR, INT[, INT]), got (INT)").
 	Resolve func(args []types.Type) (types.Type, Impl, error)
+	// Bind, when set, is used instead of Resolve and also sees the argument
+	// expressions, so a constant argument can shape the result type
+	// (ROUND(x, 2) on a DECIMAL has scale 2).
+	Bind func(args []Expr) (types.Type, Impl, error)
 	// NullSafe functions receive NULL arguments (COALESCE, IFNULL, CONCAT_WS).
 	// Others return NULL when any argument is NULL, without calling Impl.
 	NullSafe bool
@@ -128,7 +132,16 @@ func NewCall(def *FuncDef, args []Expr) (*Call, error) {
 	for i, a := range args {
 		ts[i] = a.Type()
 	}
-	t, fn, err := def.Resolve(ts)
+	var (
+		t   types.Type
+		fn  Impl
+		err error
+	)
+	if def.Bind != nil {
+		t, fn, err = def.Bind(args)
+	} else {
+		t, fn, err = def.Resolve(ts)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,9 @@ func init() {
 	fnRegister([]string{"MOD"}, false, false, resolveMod)
 	fnRegister([]string{"ABS"}, false, false, resolveAbs)
 	fnRegister([]string{"ROUND"}, false, false, resolveRound)
+	if d, ok := Lookup("round"); ok {
+		d.Bind = bindRound
+	}
 	fnRegister([]string{"FLOOR"}, false, false, resolveFloorCeil(false))
 	fnRegister([]string{"CEIL", "CEILING"}, false, false, resolveFloorCeil(true))
 	fnRegister([]string{"SIGN"}, false, false, func(name string, args []types.Type) (types.Type, Impl, error) {
@@ -211,6 +214,36 @@ func resolveAbs(name string, args []types.Type) (types.Type, Impl, error) {
 			return v, nil
 		}
 		return CastValue(v, t)
+	}, nil
+}
+
+// bindRound gives ROUND(decimal, d) with a constant d the scale d, as
+// MySQL does: ROUND(2.567, 2) is 2.57, not 2.570.
+func bindRound(args []Expr) (types.Type, Impl, error) {
+	ts := make([]types.Type, len(args))
+	for i, a := range args {
+		ts[i] = a.Type()
+	}
+	t, fn, err := resolveRound("ROUND", ts)
+	if err != nil || len(args) != 2 || t.Kind != types.Decimal {
+		return t, fn, err
+	}
+	lit, ok := Fold(args[1]).(*Literal)
+	if !ok || lit.Val.Kind == types.Null || !lit.Typ.IsInteger() || lit.Val.I >= int64(t.Scale) {
+		return t, fn, nil
+	}
+	d := uint8(0) // a negative d rounds to tens, hundreds...: no fraction left
+	if lit.Val.I > 0 {
+		d = uint8(lit.Val.I)
+	}
+	drop := types.IPow10[t.Scale-d]
+	out := decimalType(int(decPrecision(t))-int(t.Scale), int(d))
+	return out, func(a []types.Value) (types.Value, error) {
+		v, err := fn(a)
+		if err != nil || v.Kind == types.Null {
+			return v, err
+		}
+		return types.DecimalValue(v.I/drop, d), nil // exact: the dropped digits are zero
 	}, nil
 }
 
