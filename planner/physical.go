@@ -55,7 +55,13 @@ type Plan struct {
 	Nodes []*PNode
 	opts  Options
 	// Late counts rows dropped or diverted as late, per window operator.
-	lateCounters []*atomic.Int64
+	lateCounters []lateCounter
+}
+
+type lateCounter struct {
+	op   string // the window operator, e.g. WindowAggregate#3
+	dest string // "dropped" or "sent to <table>"
+	n    *atomic.Int64
 }
 
 // Sink is where a query's rows go.
@@ -223,8 +229,12 @@ func (b *builder) build(n Node) (*PNode, error) {
 		}
 		p.Inputs = []PEdge{b.edgeTo(in, p, keys)}
 		late := new(atomic.Int64)
-		b.plan.lateCounters = append(b.plan.lateCounters, late)
 		lateTable := lateTableOf(t.Input)
+		dest := "dropped"
+		if lateTable != "" {
+			dest = "sent to " + lateTable
+		}
+		b.plan.lateCounters = append(b.plan.lateCounters, lateCounter{op: p.label(), dest: dest, n: late})
 		if lateTable != "" {
 			lt, err := b.lateTables(lateTable)
 			if err != nil {
@@ -485,9 +495,22 @@ func (p *Plan) Job() *exec.JobSpec {
 func (p *Plan) LateRows() int64 {
 	var n int64
 	for _, c := range p.lateCounters {
-		n += c.Load()
+		n += c.n.Load()
 	}
 	return n
+}
+
+// LateReport describes, per window operator that saw any, how many late
+// rows it had and where they went: "WindowAggregate#3: 12 late rows
+// dropped". It is empty when no operator saw a late row.
+func (p *Plan) LateReport() []string {
+	var out []string
+	for _, c := range p.lateCounters {
+		if n := c.n.Load(); n > 0 {
+			out = append(out, fmt.Sprintf("%s: %d late rows %s", c.op, n, c.dest))
+		}
+	}
+	return out
 }
 
 // Run executes the plan.

@@ -181,11 +181,10 @@ func (s *Session) Exec(ctx context.Context, st *Statement, rs ResultSink) error 
 		if err := plan.Run(ctx); err != nil {
 			return err
 		}
-		msg := "Insert job finished."
-		if late := plan.LateRows(); late > 0 {
-			msg += fmt.Sprintf(" %d late rows were dropped or diverted.", late)
+		if err := reportLate(plan, rs); err != nil {
+			return err
 		}
-		return rs.Message(msg)
+		return rs.Message("Insert job finished.")
 	case nil:
 		return st.Errorf(0, "empty statement")
 	}
@@ -394,5 +393,18 @@ func (s *Session) runQuery(ctx context.Context, st *Statement, n ast.StmtNode, r
 			return err
 		}
 	}
-	return rs.Done()
+	if err := rs.Done(); err != nil {
+		return err
+	}
+	return reportLate(plan, rs)
+}
+
+// reportLate tells the user about late rows, per window operator.
+func reportLate(plan *planner.Plan, rs ResultSink) error {
+	for _, line := range plan.LateReport() {
+		if err := rs.Message(line + "."); err != nil {
+			return err
+		}
+	}
+	return nil
 }
