@@ -81,6 +81,20 @@ func (b *binder) funcCall(t *ast.FuncCallExpr, sc *scope, ag *aggState) (expr.Ex
 			return nil, b.errf(t.Args[0], "INTERVAL arithmetic expects a TIMESTAMP, got %s", as[0].Type())
 		}
 		return b.call(t, "timestamp_add", []expr.Expr{as[0], expr.Fold(amount), as[2]})
+	case name == "mod" && len(t.Args) == 2:
+		// the same operator node as %, which evaluates without allocating
+		as, err := args(0)
+		if err != nil {
+			return nil, err
+		}
+		if as[0].Type().IsNumeric() && as[1].Type().IsNumeric() {
+			e, err := expr.NewBinary(expr.OpMod, as[0], as[1])
+			if err != nil {
+				return nil, b.errf(t, "MOD: %v", err)
+			}
+			return e, nil
+		}
+		return b.call(t, "mod", as)
 	case name == "extract":
 		as, err := args(0)
 		if err != nil {
