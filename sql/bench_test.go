@@ -136,9 +136,10 @@ FROM bids GROUP BY auction, TUMBLE(ts, INTERVAL '10' SECOND);`, path))
 			return err
 		})
 	})
-	if weirRows != 0 && handRows != 0 && weirRows != handRows {
+	if weirRows == 0 || weirRows != handRows {
 		b.Fatalf("Weir emitted %d window results, the hand loop %d", weirRows, handRows)
 	}
+	b.Logf("Weir and the hand loop both emitted %d window results (1,000 auctions, 100 windows)", weirRows)
 }
 
 // handLoop is the reference: read lines, decode with Weir's JSON decoder,
