@@ -3,13 +3,13 @@ package datagen
 import (
 	"context"
 	"fmt"
+	"github.com/weirsql/weir/connectors/internal/pace"
 	"math"
 	"math/bits"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/weirsql/weir/connectors"
 	"github.com/weirsql/weir/exec"
@@ -624,9 +624,9 @@ func (s *Source) Run(ctx context.Context, out exec.SourceOutput) error {
 	if limit < 0 {
 		limit = math.MaxInt64
 	}
-	var pace *pacer
+	var pacer *pace.Pacer
 	if s.g.rate > 0 {
-		pace = newPacer(s.g.rate/float64(s.parallelism), BatchSize)
+		pacer = pace.New(s.g.rate/float64(s.parallelism), BatchSize)
 	}
 	width := len(s.g.cols)
 	step := s.parallelism
@@ -647,13 +647,13 @@ func (s *Source) Run(ctx context.Context, out exec.SourceOutput) error {
 			return err
 		}
 		budget := int64(BatchSize)
-		if pace != nil {
-			allowed := pace.allowed(consumed)
+		if pacer != nil {
+			allowed := pacer.Allowed(consumed)
 			if allowed <= 0 {
 				if err := emit(); err != nil {
 					return err
 				}
-				if err := pace.wait(ctx, consumed); err != nil {
+				if err := pacer.Wait(ctx, consumed); err != nil {
 					return err
 				}
 				continue
@@ -687,44 +687,4 @@ func (s *Source) Run(ctx context.Context, out exec.SourceOutput) error {
 	}
 	out.SplitDone(0)
 	return nil
-}
-
-// pacer spaces a subtask's rows perSec apart in wall-clock time.
-type pacer struct {
-	start   time.Time
-	perSec  float64
-	quantum int64 // rows to wait for at least (about 10 ms worth, ≤ batch)
-}
-
-func newPacer(perSec float64, batch int) *pacer {
-	q := int64(perSec / 100)
-	q = max(min(q, int64(batch)), 1)
-	return &pacer{start: time.Now(), perSec: perSec, quantum: q}
-}
-
-// allowed is how many more rows may be generated now: row k (0-based) is
-// due k/perSec seconds after the start.
-func (p *pacer) allowed(consumed int64) int64 {
-	due := time.Since(p.start).Seconds()*p.perSec + 1
-	if due > math.MaxInt64/2 {
-		return math.MaxInt64 / 2
-	}
-	return int64(due) - consumed
-}
-
-// wait sleeps until quantum more rows are due, or ctx ends.
-func (p *pacer) wait(ctx context.Context, consumed int64) error {
-	at := p.start.Add(time.Duration(float64(consumed+p.quantum-1) / p.perSec * float64(time.Second)))
-	d := time.Until(at)
-	if d <= 0 {
-		return nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

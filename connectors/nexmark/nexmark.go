@@ -3,10 +3,10 @@ package nexmark
 import (
 	"context"
 	"fmt"
+	"github.com/weirsql/weir/connectors/internal/pace"
 	"math"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/weirsql/weir/connectors"
 	"github.com/weirsql/weir/exec"
@@ -386,9 +386,9 @@ func (s *Source) Run(ctx context.Context, out exec.SourceOutput) error {
 		out.SplitDone(0)
 		return nil
 	}
-	var pace *pacer
+	var pacer *pace.Pacer
 	if cfg.Rate > 0 {
-		pace = newPacer(cfg.Rate/float64(s.parallelism), cfg.BatchSize)
+		pacer = pace.New(cfg.Rate/float64(s.parallelism), cfg.BatchSize)
 	}
 	bs := cfg.BatchSize
 	width := len(s.p.fields)
@@ -413,14 +413,14 @@ func (s *Source) Run(ctx context.Context, out exec.SourceOutput) error {
 			return err
 		}
 		budget := int64(maxScan)
-		if pace != nil {
-			allowed := pace.allowed(consumed)
+		if pacer != nil {
+			allowed := pacer.Allowed(consumed)
 			if allowed <= 0 {
 				// ahead of schedule: hand over what we have, then sleep
 				if err := emit(); err != nil {
 					return err
 				}
-				if err := pace.wait(ctx, consumed); err != nil {
+				if err := pacer.Wait(ctx, consumed); err != nil {
 					return err
 				}
 				continue
@@ -456,45 +456,4 @@ func (s *Source) Run(ctx context.Context, out exec.SourceOutput) error {
 	}
 	out.SplitDone(0)
 	return nil
-}
-
-// pacer spaces a subtask's event numbers perSec apart in wall-clock time.
-type pacer struct {
-	start   time.Time
-	perSec  float64
-	quantum int64 // events to wait for at least (about 10 ms worth, ≤ batch)
-}
-
-func newPacer(perSec float64, batch int) *pacer {
-	q := int64(perSec / 100)
-	q = max(min(q, int64(batch)), 1)
-	return &pacer{start: time.Now(), perSec: perSec, quantum: q}
-}
-
-// allowed is how many more event numbers may be generated now: event k
-// (0-based) is due at k/perSec seconds after the start.
-func (p *pacer) allowed(consumed int64) int64 {
-	el := time.Since(p.start).Seconds()
-	due := el*p.perSec + 1
-	if due > math.MaxInt64/2 {
-		return math.MaxInt64 / 2
-	}
-	return int64(due) - consumed
-}
-
-// wait sleeps until quantum more events are due, or ctx ends.
-func (p *pacer) wait(ctx context.Context, consumed int64) error {
-	at := p.start.Add(time.Duration(float64(consumed+p.quantum-1) / p.perSec * float64(time.Second)))
-	d := time.Until(at)
-	if d <= 0 {
-		return nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
