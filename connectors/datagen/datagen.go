@@ -3,7 +3,6 @@ package datagen
 import (
 	"context"
 	"fmt"
-	"github.com/weirsql/weir/connectors/internal/pace"
 	"math"
 	"math/bits"
 	"sort"
@@ -12,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/weirsql/weir/connectors"
+	"github.com/weirsql/weir/connectors/internal/pace"
 	"github.com/weirsql/weir/exec"
 	"github.com/weirsql/weir/sql/types"
 )

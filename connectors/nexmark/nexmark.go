@@ -3,12 +3,12 @@ package nexmark
 import (
 	"context"
 	"fmt"
-	"github.com/weirsql/weir/connectors/internal/pace"
 	"math"
 	"strconv"
 	"strings"
 
 	"github.com/weirsql/weir/connectors"
+	"github.com/weirsql/weir/connectors/internal/pace"
 	"github.com/weirsql/weir/exec"
 	"github.com/weirsql/weir/sql/types"
 )
