@@ -16,13 +16,13 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"math"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"golang.org/x/text/width"
 
+	"github.com/weirsql/weir/connectors/format"
 	"github.com/weirsql/weir/sql/types"
 )
 
@@ -478,13 +478,13 @@ func (j *jsonPrinter) Columns(cols []types.Column, changelog bool) error {
 	j.start(cols, changelog)
 	j.keys = j.keys[:0]
 	for _, c := range cols {
-		k := appendJSONString(nil, c.Name)
+		k := format.AppendJSONString(nil, c.Name)
 		j.keys = append(j.keys, append(k, ':'))
 	}
 	j.op = nil
 	j.bare = j.scalars && len(cols) == 1 && !changelog
 	if changelog {
-		j.op = append(appendJSONString([]byte{'{'}, opName(cols)), ':', '"')
+		j.op = append(format.AppendJSONString([]byte{'{'}, opName(cols)), ':', '"')
 	}
 	return nil
 }
@@ -493,7 +493,7 @@ func (j *jsonPrinter) Rows(b *types.Batch) error {
 	for i, row := range b.Rows {
 		buf := j.buf[:0]
 		if j.bare {
-			buf = appendJSONValue(buf, row[0])
+			buf = format.AppendJSONValue(buf, row[0])
 			buf = append(buf, '\n')
 			j.w.Write(buf)
 			j.buf = buf
@@ -516,10 +516,10 @@ func (j *jsonPrinter) Rows(b *types.Batch) error {
 			if c < len(j.keys) {
 				buf = append(buf, j.keys[c]...)
 			} else {
-				buf = appendJSONString(buf, "col"+strconv.Itoa(c+1))
+				buf = format.AppendJSONString(buf, "col"+strconv.Itoa(c+1))
 				buf = append(buf, ':')
 			}
-			buf = appendJSONValue(buf, v)
+			buf = format.AppendJSONValue(buf, v)
 		}
 		buf = append(buf, '}', '\n')
 		j.w.Write(buf)
@@ -527,87 +527,6 @@ func (j *jsonPrinter) Rows(b *types.Batch) error {
 	}
 	j.wrote = true
 	return j.w.Flush()
-}
-
-func appendJSONValue(buf []byte, v types.Value) []byte {
-	switch v.Kind {
-	case types.Null:
-		return append(buf, "null"...)
-	case types.Bool:
-		if v.B() {
-			return append(buf, "true"...)
-		}
-		return append(buf, "false"...)
-	case types.Int, types.BigInt:
-		return strconv.AppendInt(buf, v.I, 10)
-	case types.Decimal:
-		return append(buf, v.String()...)
-	case types.Double:
-		f := v.F()
-		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return appendJSONString(buf, v.String())
-		}
-		return append(buf, v.String()...)
-	}
-	// Varchar, Timestamp, and anything new: a string.
-	return appendJSONString(buf, v.String())
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s as a JSON string: quotes, backslashes and
-// control characters escaped (\n, \r, \t, \b, \f or \u00XX), U+2028 and
-// U+2029 escaped (so the line is also valid JavaScript), invalid UTF-8
-// replaced by U+FFFD.
-func appendJSONString(buf []byte, s string) []byte {
-	buf = append(buf, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			buf = append(buf, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				buf = append(buf, '\\', c)
-			case '\n':
-				buf = append(buf, '\\', 'n')
-			case '\r':
-				buf = append(buf, '\\', 'r')
-			case '\t':
-				buf = append(buf, '\\', 't')
-			case '\b':
-				buf = append(buf, '\\', 'b')
-			case '\f':
-				buf = append(buf, '\\', 'f')
-			default:
-				buf = append(buf, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			buf = append(buf, s[start:i]...)
-			buf = append(buf, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			buf = append(buf, s[start:i]...)
-			buf = append(buf, `\u202`...)
-			buf = append(buf, hexDigits[r&0xf])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
-	}
-	buf = append(buf, s[start:]...)
-	return append(buf, '"')
 }
 
 func (j *jsonPrinter) Done() error {

@@ -218,3 +218,10 @@ func appendJSONValue(dst []byte, v types.Value) []byte {
 	}
 	return appendJSONString(dst, v.String())
 }
+
+// AppendJSONValue appends v as a JSON value, as the JSON encoder writes it
+// (the CLI's JSON output uses it too, so both agree).
+func AppendJSONValue(dst []byte, v types.Value) []byte { return appendJSONValue(dst, v) }
+
+// AppendJSONString appends s as a quoted, escaped JSON string.
+func AppendJSONString(dst []byte, s string) []byte { return appendJSONString(dst, s) }
