@@ -241,3 +241,63 @@ func TestKeyGroupRanges(t *testing.T) {
 		}
 	}
 }
+
+// countingSource emits n single-row batches, counting them.
+type countingSource struct {
+	n       int
+	emitted *atomic.Int64
+}
+
+func (s *countingSource) Splits() int { return 1 }
+func (s *countingSource) Run(_ context.Context, out SourceOutput) error {
+	for i := 0; i < s.n; i++ {
+		if err := out.Emit(0, &types.Batch{Rows: []types.Row{{types.BigIntValue(int64(i))}}}); err != nil {
+			return err
+		}
+		s.emitted.Add(1)
+	}
+	out.SplitDone(0)
+	return nil
+}
+
+// gateSink blocks every write until the gate opens.
+type gateSink struct {
+	gate    chan struct{}
+	written *atomic.Int64
+}
+
+func (s *gateSink) Write(b *types.Batch) error { <-s.gate; s.written.Add(int64(b.Len())); return nil }
+func (s *gateSink) Finish() error              { return nil }
+func (s *gateSink) Abort()                     {}
+
+// TestBackPressure: a sink that does not take input stops the source after
+// the bounded channel fills, and everything arrives once it drains.
+func TestBackPressure(t *testing.T) {
+	const capacity, n = 2, 200
+	var emitted, written atomic.Int64
+	gate := make(chan struct{})
+	spec := &JobSpec{ChannelCapacity: capacity, Vertices: []*Vertex{
+		{Name: "src", Parallelism: 1, Source: SourceConfig{RowtimeCol: -1},
+			NewSource: func(*TaskContext) (Source, error) { return &countingSource{n: n, emitted: &emitted}, nil }},
+		{Name: "sink", Parallelism: 1, Inputs: []Edge{{From: 0, Kind: Forward}},
+			NewSink: func(*TaskContext) (Sink, error) { return &gateSink{gate: gate, written: &written}, nil }},
+	}}
+	done := make(chan error, 1)
+	go func() { done <- Run(context.Background(), spec) }()
+	// However long we look, the source can be at most the channel's
+	// capacity plus the batch the sink holds plus the one being sent ahead.
+	limit := int64(capacity + 2)
+	for i := 0; i < 20000; i++ {
+		if e := emitted.Load(); e > limit {
+			t.Fatalf("source ran %d batches ahead of a blocked sink; bound is %d", e, limit)
+		}
+		runtime.Gosched()
+	}
+	close(gate)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if emitted.Load() != n || written.Load() != n {
+		t.Fatalf("emitted %d, written %d; want %d", emitted.Load(), written.Load(), n)
+	}
+}
