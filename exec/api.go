@@ -16,6 +16,9 @@ const (
 	MsgWatermark                // Watermark: event time up to which input is complete
 	MsgBarrier                  // Barrier: checkpoint id (checkpoints come later; the runtime already routes them)
 	MsgEnd                      // end of stream from one upstream subtask
+	// MsgIdle says the sender has no data for now (all its splits are idle):
+	// receivers leave it out of their watermark until it sends again.
+	MsgIdle
 )
 
 // Message is one unit on an exchange channel.
@@ -84,6 +87,14 @@ type SourceOutput interface {
 	// SplitDone says a split will produce nothing more: it stops holding the
 	// watermark back.
 	SplitDone(split int)
+	// AddSplit registers a split that appeared while running (a new Kafka
+	// partition) and returns its id.
+	AddSplit() int
+	// SplitIdle says a split has had no data for the source's idle timeout:
+	// it stops holding the watermark back until its next Emit. When every
+	// unfinished split is idle, downstream operators stop waiting for this
+	// subtask's watermark.
+	SplitIdle(split int)
 }
 
 // Source reads one subtask's share of a table. Run is called once on the

@@ -455,6 +455,7 @@ func (t *task) runSource() error {
 	n := t.source.Splits()
 	so.maxTs = make([]int64, n)
 	so.done = make([]bool, n)
+	so.idle = make([]bool, n)
 	for i := range so.maxTs {
 		so.maxTs[i] = MinWatermark
 	}
@@ -472,18 +473,22 @@ func (t *task) runSource() error {
 // source's watermark as the minimum over its unfinished splits of
 // (max event time seen − delay).
 type sourceOut struct {
-	t      *task
-	cfg    SourceConfig
-	maxTs  []int64
-	done   []bool
-	active int
-	wm     int64
+	t        *task
+	cfg      SourceConfig
+	maxTs    []int64
+	done     []bool
+	idle     []bool
+	active   int
+	wm       int64
+	idleSent bool // downstream was told this subtask is idle
 }
 
 func (s *sourceOut) Emit(split int, b *types.Batch) error {
 	if len(b.Rows) == 0 {
 		return nil
 	}
+	s.idle[split] = false
+	s.idleSent = false // the data itself tells receivers we are active again
 	if s.cfg.RowtimeCol >= 0 {
 		m := s.maxTs[split]
 		c := s.cfg.RowtimeCol
@@ -507,21 +512,48 @@ func (s *sourceOut) SplitDone(split int) {
 	}
 }
 
+func (s *sourceOut) AddSplit() int {
+	s.maxTs = append(s.maxTs, MinWatermark)
+	s.done = append(s.done, false)
+	s.idle = append(s.idle, false)
+	s.active++
+	return len(s.maxTs) - 1
+}
+
+// SplitIdle leaves the split out of the watermark until it emits again.
+// Errors sending downstream surface at the source's next Emit.
+func (s *sourceOut) SplitIdle(split int) {
+	if s.done[split] || s.idle[split] {
+		return
+	}
+	s.idle[split] = true
+	_ = s.advance()
+}
+
 func (s *sourceOut) advance() error {
 	if s.cfg.RowtimeCol < 0 {
 		return nil
 	}
 	wm := MaxWatermark
+	busy := 0
 	for i, m := range s.maxTs {
-		if s.done[i] {
+		if s.done[i] || s.idle[i] {
 			continue
 		}
+		busy++
 		if m == MinWatermark {
 			return nil // a split with no data yet holds the watermark back
 		}
 		if m-s.cfg.Delay < wm {
 			wm = m - s.cfg.Delay
 		}
+	}
+	if busy == 0 && s.active > 0 {
+		if s.idleSent {
+			return nil
+		}
+		s.idleSent = true
+		return s.t.broadcastControl(Message{Kind: MsgIdle})
 	}
 	if wm == MaxWatermark || wm <= s.wm {
 		return nil
@@ -534,6 +566,8 @@ func (t *task) runInputs() error {
 	n := t.io.nInputs
 	wms := make([]int64, n)
 	ended := make([]bool, n)
+	idle := make([]bool, n)
+	idleSent := false
 	for i := range wms {
 		wms[i] = MinWatermark
 	}
@@ -544,12 +578,12 @@ func (t *task) runInputs() error {
 	advance := func() error {
 		m := MaxWatermark
 		for i, w := range wms {
-			if !ended[i] && w < m {
+			if !ended[i] && !idle[i] && w < m {
 				m = w
 			}
 		}
 		if m <= cur || m == MaxWatermark && remaining > 0 {
-			return nil
+			return nil // nothing new, or every live input is idle
 		}
 		cur = m
 		if wh != nil {
@@ -581,6 +615,10 @@ func (t *task) runInputs() error {
 		case <-t.ctx.Done():
 			return errCancelled
 		}
+		if msg.Kind != MsgIdle {
+			idle[msg.From] = false
+			idleSent = false // our own data or watermark will tell receivers
+		}
 		switch msg.Kind {
 		case MsgData:
 			t.v.RecordsIn.Add(int64(len(msg.Batch.Rows)))
@@ -598,6 +636,26 @@ func (t *task) runInputs() error {
 				wms[msg.From] = msg.Watermark
 				if t.sink == nil {
 					if err := advance(); err != nil {
+						return err
+					}
+				}
+			}
+		case MsgIdle:
+			idle[msg.From] = true
+			if t.sink == nil {
+				if err := advance(); err != nil {
+					return err
+				}
+				// pass idleness on when every live input is idle
+				all := true
+				for i := range idle {
+					if !ended[i] && !idle[i] {
+						all = false
+					}
+				}
+				if all && !idleSent {
+					idleSent = true
+					if err := t.broadcastControl(Message{Kind: MsgIdle}); err != nil {
 						return err
 					}
 				}

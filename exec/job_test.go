@@ -301,3 +301,72 @@ func TestBackPressure(t *testing.T) {
 		t.Fatalf("emitted %d, written %d; want %d", emitted.Load(), written.Load(), n)
 	}
 }
+
+// idleSource: subtask 0 emits ts 0..99, declares its split idle and waits
+// for release; subtask 1 emits ts 0..999 and ends.
+type idleSource struct {
+	subtask int
+	release chan struct{}
+}
+
+func (s *idleSource) Splits() int { return 1 }
+func (s *idleSource) Run(ctx context.Context, out SourceOutput) error {
+	to := int64(1000)
+	if s.subtask == 0 {
+		to = 100
+	}
+	for ts := int64(0); ts < to; ts += 10 {
+		b := &types.Batch{}
+		for i := ts; i < ts+10; i++ {
+			b.Rows = append(b.Rows, types.Row{types.BigIntValue(i), types.TimestampValue(i)})
+		}
+		if err := out.Emit(0, b); err != nil {
+			return err
+		}
+	}
+	if s.subtask == 0 {
+		out.SplitIdle(0)
+		select {
+		case <-s.release:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Second):
+			return errors.New("the watermark never passed the idle split")
+		}
+	}
+	out.SplitDone(0)
+	return nil
+}
+
+// wmWatcher releases the idle source once it sees a watermark past 500.
+type wmWatcher struct {
+	release chan struct{}
+	once    *sync.Once
+}
+
+func (w *wmWatcher) Process(_ int, b *types.Batch, out Emitter) error { return out.Emit(b) }
+func (w *wmWatcher) OnWatermark(wm int64, _ Emitter) error {
+	if wm > 500 && wm != MaxWatermark {
+		w.once.Do(func() { close(w.release) })
+	}
+	return nil
+}
+
+// TestIdleSplitDoesNotHoldWatermark: an idle split stops holding the
+// watermark back, across a hash exchange (DESIGN §3).
+func TestIdleSplitDoesNotHoldWatermark(t *testing.T) {
+	release := make(chan struct{})
+	var once sync.Once
+	var fin, ab atomic.Int32
+	spec := &JobSpec{Vertices: []*Vertex{
+		{Name: "src", Parallelism: 2, Source: SourceConfig{RowtimeCol: 1},
+			NewSource: func(tc *TaskContext) (Source, error) { return &idleSource{subtask: tc.Subtask, release: release}, nil }},
+		{Name: "watch", Parallelism: 2, Inputs: []Edge{{From: 0, Kind: Hash, Keys: []int{0}}},
+			NewOperator: func(*TaskContext) (Operator, error) { return &wmWatcher{release: release, once: &once}, nil }},
+		{Name: "sink", Parallelism: 2, Inputs: []Edge{{From: 1, Kind: Forward}},
+			NewSink: func(*TaskContext) (Sink, error) { return nullSink{&fin, &ab}, nil }},
+	}}
+	if err := Run(context.Background(), spec); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -61,3 +61,8 @@ func newSourceB(b *testing.B, opts map[string]string) *SourceFactory {
 	}
 	return f.(*SourceFactory)
 }
+
+// AddSplit and SplitIdle complete exec.SourceOutput; these sources have a
+// fixed set of splits and never go idle.
+func (*countOutput) AddSplit() int       { panic("unexpected AddSplit") }
+func (*countOutput) SplitIdle(split int) {}

@@ -351,3 +351,8 @@ func TestSinkAtomic(t *testing.T) {
 }
 
 var _ exec.SourceOutput = (*collector)(nil)
+
+// AddSplit and SplitIdle complete exec.SourceOutput; these sources have a
+// fixed set of splits and never go idle.
+func (*collector) AddSplit() int       { panic("unexpected AddSplit") }
+func (*collector) SplitIdle(split int) {}

@@ -594,3 +594,13 @@ func BenchmarkGeneratorBid(b *testing.B) {
 	}
 	_ = sink
 }
+
+// AddSplit and SplitIdle complete exec.SourceOutput; these sources have a
+// fixed set of splits and never go idle.
+func (*collector) AddSplit() int       { panic("unexpected AddSplit") }
+func (*collector) SplitIdle(split int) {}
+
+// AddSplit and SplitIdle complete exec.SourceOutput; these sources have a
+// fixed set of splits and never go idle.
+func (*discard) AddSplit() int       { panic("unexpected AddSplit") }
+func (*discard) SplitIdle(split int) {}
