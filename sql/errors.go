@@ -18,6 +18,8 @@ var (
 	// ErrSemantic: the statement parses but is wrong (unknown table or
 	// column, type mismatch...). Reserved for the binder.
 	ErrSemantic = errors.New("semantic error")
+	// ErrInternal: a broken invariant in Weir itself, not the user's fault.
+	ErrInternal = errors.New("internal error")
 )
 
 // SQLError is an error at a position of a SQL script. Line and Col are

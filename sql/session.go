@@ -98,8 +98,19 @@ func (s *Session) ExecScript(ctx context.Context, text string, rs ResultSink) er
 }
 
 // Exec runs one parsed statement. Queries run to completion (bounded
-// inputs) or until ctx is cancelled.
-func (s *Session) Exec(ctx context.Context, st *Statement, rs ResultSink) error {
+// inputs) or until ctx is cancelled. A panic while binding or planning (a
+// bug in Weir, never the user's fault) becomes an error naming the
+// statement instead of crashing the process.
+func (s *Session) Exec(ctx context.Context, st *Statement, rs ResultSink) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = st.errorKind(0, ErrInternal, "internal error in Weir while running this statement (please report it): %v", p)
+		}
+	}()
+	return s.exec(ctx, st, rs)
+}
+
+func (s *Session) exec(ctx context.Context, st *Statement, rs ResultSink) error {
 	if st.Set != nil {
 		return s.execSet(st, rs)
 	}
