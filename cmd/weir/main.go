@@ -3,10 +3,11 @@
 //
 //	weir run [flags] FILE.sql     run a SQL script (FILE may be - for stdin)
 //	weir run [flags] -e 'SQL'     run an inline script
+//	weir kafka [flags]            run a development Kafka broker (kfake)
 //	weir version                  print the version
 //	weir help [command]           show help
 //
-// shell, serve, kafka and checkpoints are reserved and report "not yet
+// shell, serve and checkpoints are reserved and report "not yet
 // available".
 //
 // Exit status: 0 success; 1 runtime or SQL error; 2 usage error; 130 when
@@ -74,7 +75,7 @@ func init() {
 		{name: "run", summary: "run a SQL script", help: runHelp, run: cmdRun},
 		{name: "shell", summary: "interactive SQL shell"},
 		{name: "serve", summary: "HTTP server speaking the Trino client protocol"},
-		{name: "kafka", summary: "Kafka helpers"},
+		{name: "kafka", summary: "run a development Kafka broker (kfake) on 127.0.0.1", help: kafkaHelp, run: cmdKafka},
 		{name: "checkpoints", summary: "list and inspect checkpoints and savepoints"},
 		{name: "version", summary: "print the version", run: cmdVersion},
 		{name: "help", summary: "show help for a command", run: cmdHelp},

@@ -102,7 +102,7 @@ func TestDispatch(t *testing.T) {
 	if _, errOut, code := weir(t, "", "frobnicate"); code != exitUsage || !strings.Contains(errOut, `unknown command "frobnicate"`) {
 		t.Errorf("unknown: exit %d %q", code, errOut)
 	}
-	for _, name := range []string{"shell", "serve", "kafka", "checkpoints"} {
+	for _, name := range []string{"shell", "serve", "checkpoints"} {
 		if _, errOut, code := weir(t, "", name); code != exitUsage || errOut != "weir "+name+": not yet available\n" {
 			t.Errorf("%s: exit %d %q", name, code, errOut)
 		}

@@ -8,6 +8,7 @@ import (
 	_ "github.com/weirsql/weir/connectors/blackhole"
 	_ "github.com/weirsql/weir/connectors/datagen"
 	_ "github.com/weirsql/weir/connectors/file"
+	_ "github.com/weirsql/weir/connectors/kafka"
 	_ "github.com/weirsql/weir/connectors/nexmark"
 	_ "github.com/weirsql/weir/connectors/print"
 )
