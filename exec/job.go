@@ -52,6 +52,7 @@ type TaskContext struct {
 	MaxKeyGroups          int
 	FirstGroup, LastGroup int
 	side                  []*emitter
+	status                *subtaskStatus // see SetStatus (status.go)
 }
 
 // Side returns an emitter for side output i (1-based; 0 is the main output).
@@ -103,6 +104,10 @@ type JobSpec struct {
 	// ChannelCapacity is the number of messages an input channel buffers
 	// before its senders block (back pressure). Default 16.
 	ChannelCapacity int
+	// OnStatus, if set, receives the status changes of the job's subtasks
+	// (status.go); when nil, Run uses the StatusFunc carried by its
+	// context (WithStatusFunc), if any.
+	OnStatus StatusFunc
 }
 
 // OperatorError reports which subtask failed.
@@ -221,6 +226,10 @@ func Run(ctx context.Context, spec *JobSpec) error {
 			cancel(err)
 		})
 	}
+	onStatus := spec.OnStatus
+	if onStatus == nil {
+		onStatus = StatusFuncFrom(ctx)
+	}
 	var runs []func()
 	for vi, v := range spec.Vertices {
 		for s := 0; s < v.Parallelism; s++ {
@@ -258,6 +267,10 @@ func Run(ctx context.Context, spec *JobSpec) error {
 			if err != nil {
 				cancel(err)
 				return &OperatorError{Vertex: v.Name, Subtask: s, Parallelism: v.Parallelism, Err: err}
+			}
+			attachStatus(tc, onStatus, t.source, t.op, t.sink)
+			if ca, ok := t.sink.(ContextAware); ok {
+				ca.SetContext(ctx)
 			}
 			runs = append(runs, func() {
 				defer wg.Done()

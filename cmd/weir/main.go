@@ -28,11 +28,13 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/mattn/go-isatty"
 
 	_ "github.com/weirsql/weir/connectors/all" // register connectors
+	"github.com/weirsql/weir/exec"
 	"github.com/weirsql/weir/sql"
 )
 
@@ -353,7 +355,7 @@ func cmdRun(ctx context.Context, args []string, e *env) int {
 			return exitUsage
 		}
 	}
-	err = s.ExecScript(ctx, text, p)
+	err = s.ExecScript(exec.WithStatusFunc(ctx, statusPrinter(e.stderr)), text, p)
 	closeErr := p.Close() // ends a result cut short and flushes
 
 	if ctx.Err() != nil {
@@ -373,6 +375,23 @@ func cmdRun(ctx context.Context, args []string, e *env) int {
 		return exitError
 	}
 	return exitOK
+}
+
+// statusPrinter reports job status changes (exec/status.go) on w:
+// "weir: <vertex>: waiting for Kafka at ...", then "weir: <vertex>: resumed".
+func statusPrinter(w io.Writer) exec.StatusFunc {
+	var mu sync.Mutex
+	return func(vertex string, subtask int, status string) {
+		if subtask > 0 {
+			vertex = fmt.Sprintf("%s (subtask %d)", vertex, subtask+1)
+		}
+		if status == "" {
+			status = "resumed"
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(w, "weir: %s: %s\n", vertex, status)
+	}
 }
 
 func runHelp() string {

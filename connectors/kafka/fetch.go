@@ -8,6 +8,7 @@ import (
 	"io"
 	"sort"
 	"strconv"
+	"sync"
 	"time"
 
 	kafka "github.com/segmentio/kafka-go"
@@ -99,7 +100,11 @@ func (f *fetcher) fail(ctx context.Context, err error) {
 
 func (f *fetcher) run(ctx context.Context) {
 	backoff := 50 * time.Millisecond
-	retry := func() bool {
+	attempt := 0
+	retry := func(err error) bool {
+		attempt++
+		f.s.status.set(f.part, fmt.Sprintf("waiting for Kafka at %s: topic %s partition %d: %v (retrying, attempt %d)",
+			f.cfg.Servers(), f.cfg.Topic, f.part, err, attempt))
 		ok := sleepCtx(ctx, backoff)
 		backoff = min(backoff*2, maxBackoff)
 		return ok
@@ -138,7 +143,7 @@ func (f *fetcher) run(ctx context.Context) {
 				return
 			}
 			// broker gone, leader moved, metadata stale: wait and retry
-			if !retry() {
+			if !retry(err) {
 				return
 			}
 			continue
@@ -164,7 +169,7 @@ func (f *fetcher) run(ctx context.Context) {
 				f.fail(ctx, fmt.Errorf("topic %s partition %d: fetch: %v", f.cfg.Topic, f.part, kafka.Error(fr.ErrorCode)))
 				return
 			}
-			if !retry() {
+			if !retry(fmt.Errorf("no answer for the partition (%v)", kafka.Error(fr.ErrorCode))) {
 				return
 			}
 			continue
@@ -181,17 +186,68 @@ func (f *fetcher) run(ctx context.Context) {
 				f.fail(ctx, fmt.Errorf("topic %s partition %d offset %d: fetch: %v", f.cfg.Topic, f.part, f.off, kerr))
 				return
 			}
-			if !retry() {
+			if !retry(kerr) {
 				return
 			}
 			continue
 		}
 		backoff = 50 * time.Millisecond
+		if attempt > 0 {
+			attempt = 0
+			f.s.status.set(f.part, "")
+		}
 		if f.cfg.ReadCommitted {
 			f.addAborted(pr.AbortedTransactions)
 		}
 		if !f.consume(ctx, &pr.RecordSet) {
 			return
+		}
+	}
+}
+
+// retryStatus is a source subtask's status: "waiting for Kafka ..." while
+// any of its partitions retries, cleared when all fetch again.
+type retryStatus struct {
+	mu       sync.Mutex
+	fn       func(string)
+	retrying map[int]string // partition → status
+}
+
+// SetStatusFunc implements exec.StatusAware.
+func (s *Source) SetStatusFunc(fn func(string)) {
+	s.status.mu.Lock()
+	s.status.fn = fn
+	s.status.mu.Unlock()
+}
+
+// set records partition part's status ("" = fetching again) and reports
+// the subtask's status.
+func (r *retryStatus) set(part int, status string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if status == "" {
+		if _, ok := r.retrying[part]; !ok {
+			return
+		}
+		delete(r.retrying, part)
+	} else {
+		if r.retrying == nil {
+			r.retrying = map[int]string{}
+		}
+		r.retrying[part] = status
+	}
+	if r.fn == nil {
+		return
+	}
+	switch {
+	case len(r.retrying) == 0:
+		r.fn("")
+	case status != "":
+		r.fn(status)
+	default:
+		for _, s := range r.retrying {
+			r.fn(s)
+			break
 		}
 	}
 }

@@ -52,7 +52,7 @@ const (
 	defaultBatchTimeout = 5 * time.Millisecond
 	defaultBatchBytes   = 1 << 20  // Kafka's default max.message.bytes
 	maxInflightBytes    = 32 << 20 // back pressure: Write blocks above this many unacknowledged bytes
-	defaultMaxAttempts  = 10       // kafka-go's default: ~7 s of retries with backoff 100 ms..1 s
+	defaultMaxAttempts  = 0        // retry a failed batch until it succeeds or the job ends (sink_producer.go)
 )
 
 // SinkFactory creates the subtasks of a Kafka sink.
@@ -72,7 +72,8 @@ type SinkFactory struct {
 	replication  int
 
 	// for tests
-	maxAttempts   int
+	maxAttempts   int   // > 0: give up on a batch after this many attempts
+	maxInflight   int64 // back-pressure limit in bytes; 0: maxInflightBytes
 	metaAttempts  int
 	metaBackoff   time.Duration
 	openTimeout   time.Duration
@@ -236,7 +237,8 @@ func (f *SinkFactory) Create(subtask, parallelism int) (exec.Sink, error) {
 		}
 		s.keyRow = make(types.Row, len(f.keyCols))
 	}
-	s.prod = newAsyncProducer(f, subtask)
+	s.pp = newPartProducer(f, subtask)
+	s.prod = s.pp
 	return s, nil
 }
 
@@ -325,6 +327,7 @@ type Sink struct {
 	keyEnc  format.Encoder // nil: records have no key
 	keyRow  types.Row
 	prod    producer
+	pp      *partProducer // the at-least-once producer (prod), for status and context
 	spans   []span
 	bufHint int
 	done    bool
@@ -336,8 +339,10 @@ type span struct {
 	tomb           bool
 }
 
-// Write encodes b into records and sends them. It returns a delivery error
-// of an earlier batch, if any, so the job fails promptly.
+// Write encodes b into records and sends them. It blocks while too many
+// bytes are unacknowledged (back pressure; during a broker outage that is
+// until the brokers are back or the job ends). It returns a fatal delivery
+// error of an earlier batch, if any, so the job fails promptly.
 func (s *Sink) Write(b *types.Batch) error {
 	n := b.Len()
 	if n == 0 {
@@ -401,6 +406,14 @@ func (s *Sink) Write(b *types.Batch) error {
 	}
 	return s.prod.Send(msgs)
 }
+
+// SetStatusFunc implements exec.StatusAware: while the producer retries,
+// the subtask's status says it is waiting for Kafka.
+func (s *Sink) SetStatusFunc(fn func(string)) { s.pp.setStatusFunc(fn) }
+
+// SetContext implements exec.ContextAware: when the job ends, a Write
+// blocked by back pressure and the producer's retries stop.
+func (s *Sink) SetContext(ctx context.Context) { s.pp.setContext(ctx) }
 
 // Finish waits until every record is acknowledged by all in-sync replicas
 // and returns the first delivery error.

@@ -447,6 +447,7 @@ type Source struct {
 	offsets map[int]int64 // next offset per partition, as emitted
 
 	skipped atomic.Int64
+	status  retryStatus // "waiting for Kafka" while fetches retry (fetch.go)
 }
 
 // Splits is the number of partitions assigned at creation.
