@@ -38,7 +38,10 @@ Flags:
   --partitions N     partitions of new topics (default 4)
   --topic NAME       create topic NAME at start if missing (repeatable)
 
-Topics are also created on demand when a client asks for a missing one.
+Clients that auto-create topics (kcat -P, most producers) get a missing
+topic created with --partitions partitions. Weir's Kafka sink never
+auto-creates: create its topics with --topic, or set 'topic.create' =
+'true' on the sink table.
 `
 }
 
