@@ -116,7 +116,9 @@ func BenchmarkCore(b *testing.B) {
 		b.Fatal(err)
 	}
 	var weirRows, handRows int64
+	var weirRan, handRan bool
 	b.Run("tumble-json", func(b *testing.B) {
+		weirRan = true
 		before := blackhole.TotalRows()
 		measure(b, lines, func() error {
 			return run(fmt.Sprintf(`
@@ -130,12 +132,16 @@ FROM bids GROUP BY auction, TUMBLE(ts, INTERVAL '10' SECOND);`, path))
 		weirRows = (blackhole.TotalRows() - before) / int64(b.N)
 	})
 	b.Run("handloop-json", func(b *testing.B) {
+		handRan = true
 		measure(b, lines, func() error {
 			n, err := handLoop(path)
 			handRows = n
 			return err
 		})
 	})
+	if !weirRan || !handRan { // a -bench filter skipped one side
+		return
+	}
 	if weirRows == 0 || weirRows != handRows {
 		b.Fatalf("Weir emitted %d window results, the hand loop %d", weirRows, handRows)
 	}

@@ -624,67 +624,10 @@ func (s *Source) Run(ctx context.Context, out exec.SourceOutput) error {
 	if limit < 0 {
 		limit = math.MaxInt64
 	}
-	var pacer *pace.Pacer
-	if s.g.rate > 0 {
-		pacer = pace.New(s.g.rate/float64(s.parallelism), BatchSize)
-	}
-	width := len(s.g.cols)
-	step := s.parallelism
-	r := s.subtask
-	var consumed int64
-	var rows []types.Row
-	var arena *types.RowArena
-	emit := func() error {
-		if len(rows) == 0 {
-			return nil
-		}
-		b := &types.Batch{Rows: rows}
-		rows, arena = nil, nil
-		return out.Emit(0, b)
-	}
-	for r < limit {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		budget := int64(BatchSize)
-		if pacer != nil {
-			allowed := pacer.Allowed(consumed)
-			if allowed <= 0 {
-				if err := emit(); err != nil {
-					return err
-				}
-				if err := pacer.Wait(ctx, consumed); err != nil {
-					return err
-				}
-				continue
-			}
-			budget = min(budget, allowed)
-		}
-		if rows == nil {
-			arena = types.NewRowArena(width, BatchSize)
-			rows = make([]types.Row, 0, BatchSize)
-		}
-		for len(rows) < BatchSize && r < limit && budget > 0 {
-			row := arena.Next()
-			s.g.Row(r, row)
-			rows = append(rows, row)
-			budget--
-			consumed++
-			if r > limit-step {
-				r = limit
-				break
-			}
-			r += step
-		}
-		if len(rows) == BatchSize {
-			if err := emit(); err != nil {
-				return err
-			}
-		}
-	}
-	if err := emit(); err != nil {
-		return err
-	}
-	out.SplitDone(0)
-	return nil
+	return pace.Sequence{
+		First: s.subtask, Step: s.parallelism, Limit: limit,
+		Rate:  s.g.rate / float64(s.parallelism),
+		Batch: BatchSize, MaxScan: BatchSize, Width: len(s.g.cols),
+		Fill: s.g.Row,
+	}.Run(ctx, out)
 }

@@ -386,74 +386,12 @@ func (s *Source) Run(ctx context.Context, out exec.SourceOutput) error {
 		out.SplitDone(0)
 		return nil
 	}
-	var pacer *pace.Pacer
-	if cfg.Rate > 0 {
-		pacer = pace.New(cfg.Rate/float64(s.parallelism), cfg.BatchSize)
-	}
-	bs := cfg.BatchSize
-	width := len(s.p.fields)
 	kind := s.p.kind
-	var (
-		arena    *types.RowArena
-		rows     []types.Row
-		consumed int64 // event numbers of this subtask looked at
-	)
-	emit := func() error {
-		if len(rows) == 0 {
-			return nil
-		}
-		b := &types.Batch{Rows: rows}
-		rows, arena = nil, nil
-		return out.Emit(0, b)
-	}
-	step := s.parallelism
-	n := s.subtask
-	for n < limit {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		budget := int64(maxScan)
-		if pacer != nil {
-			allowed := pacer.Allowed(consumed)
-			if allowed <= 0 {
-				// ahead of schedule: hand over what we have, then sleep
-				if err := emit(); err != nil {
-					return err
-				}
-				if err := pacer.Wait(ctx, consumed); err != nil {
-					return err
-				}
-				continue
-			}
-			budget = min(budget, allowed)
-		}
-		if rows == nil {
-			arena = types.NewRowArena(width, bs)
-			rows = make([]types.Row, 0, bs)
-		}
-		for len(rows) < bs && n < limit && budget > 0 {
-			if KindOf(n) == kind {
-				row := arena.Next()
-				s.p.fill(row, n)
-				rows = append(rows, row)
-			}
-			budget--
-			consumed++
-			if n > limit-step { // the next one would pass the bound (or overflow)
-				n = limit
-				break
-			}
-			n += step
-		}
-		if len(rows) == bs {
-			if err := emit(); err != nil {
-				return err
-			}
-		}
-	}
-	if err := emit(); err != nil {
-		return err
-	}
-	out.SplitDone(0)
-	return nil
+	return pace.Sequence{
+		First: s.subtask, Step: s.parallelism, Limit: limit,
+		Rate:  cfg.Rate / float64(s.parallelism),
+		Batch: cfg.BatchSize, MaxScan: maxScan, Width: len(s.p.fields),
+		Want: func(n int64) bool { return KindOf(n) == kind },
+		Fill: func(n int64, row types.Row) { s.p.fill(row, n) },
+	}.Run(ctx, out)
 }

@@ -1,11 +1,15 @@
-// Package pace spaces a generator's rows in wall-clock time, for the
-// rate options of the nexmark and datagen connectors.
+// Package pace runs the generator connectors (nexmark, datagen): Sequence
+// drives a subtask over its share of the row numbers in batches, and Pacer
+// spaces rows in wall-clock time for their rate options.
 package pace
 
 import (
 	"context"
 	"math"
 	"time"
+
+	"github.com/weirsql/weir/exec"
+	"github.com/weirsql/weir/sql/types"
 )
 
 // Pacer spaces one subtask's rows perSec apart: row k (0-based) is due
@@ -49,4 +53,90 @@ func (p *Pacer) Wait(ctx context.Context, consumed int64) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// Sequence drives a generator subtask over the numbers First, First+Step,
+// ... below Limit (math.MaxInt64: unbounded), building rows in batches on
+// split 0 and pacing to Rate numbers per second when Rate > 0.
+type Sequence struct {
+	First, Step, Limit int64
+	Rate               float64
+	Batch              int   // rows per batch
+	MaxScan            int64 // numbers looked at per turn (bounds time between ctx checks)
+	Width              int   // columns per row
+	// Want reports whether number n yields a row (nil: every number does).
+	Want func(n int64) bool
+	// Fill writes number n's row into row.
+	Fill func(n int64, row types.Row)
+}
+
+// Run generates until Limit, or until ctx ends. It calls out.SplitDone(0)
+// when the sequence is exhausted.
+func (q Sequence) Run(ctx context.Context, out exec.SourceOutput) error {
+	var pacer *Pacer
+	if q.Rate > 0 {
+		pacer = New(q.Rate, q.Batch)
+	}
+	var (
+		arena    *types.RowArena
+		rows     []types.Row
+		consumed int64 // numbers looked at
+	)
+	emit := func() error {
+		if len(rows) == 0 {
+			return nil
+		}
+		b := &types.Batch{Rows: rows}
+		rows, arena = nil, nil
+		return out.Emit(0, b)
+	}
+	n := q.First
+	for n < q.Limit {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		budget := q.MaxScan
+		if pacer != nil {
+			allowed := pacer.Allowed(consumed)
+			if allowed <= 0 {
+				// ahead of schedule: hand over what we have, then sleep
+				if err := emit(); err != nil {
+					return err
+				}
+				if err := pacer.Wait(ctx, consumed); err != nil {
+					return err
+				}
+				continue
+			}
+			budget = min(budget, allowed)
+		}
+		if rows == nil {
+			arena = types.NewRowArena(q.Width, q.Batch)
+			rows = make([]types.Row, 0, q.Batch)
+		}
+		for len(rows) < q.Batch && n < q.Limit && budget > 0 {
+			if q.Want == nil || q.Want(n) {
+				row := arena.Next()
+				q.Fill(n, row)
+				rows = append(rows, row)
+			}
+			budget--
+			consumed++
+			if n > q.Limit-q.Step { // the next one would pass the bound (or overflow)
+				n = q.Limit
+				break
+			}
+			n += q.Step
+		}
+		if len(rows) == q.Batch {
+			if err := emit(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := emit(); err != nil {
+		return err
+	}
+	out.SplitDone(0)
+	return nil
 }
