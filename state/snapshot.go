@@ -1,0 +1,378 @@
+package state
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/pb"
+	"github.com/dgraph-io/ristretto/v2/z"
+	"google.golang.org/protobuf/proto"
+)
+
+// Snapshot format (version 1), little-endian:
+//
+//	magic "WEIRSNP1" | epoch u64 | since u64
+//	frames: len u32 (>0) | protobuf badger pb.KVList | crc32c(payload) u32
+//	trailer: u32 0 | number of KVs u64
+//
+// Each KV is the newest version ≤ epoch (and > since) of one key, with its
+// version; a deletion is a KV with Meta = {1} (Badger's delete bit) and no
+// value. StreamIds are kept so a full snapshot can be fed to a StreamWriter.
+// A missing trailer means the snapshot is truncated.
+const snapMagic = "WEIRSNP1"
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+const metaDelete byte = 1
+
+// SnapshotStats describes one snapshot.
+type SnapshotStats struct {
+	Epoch, Since uint64
+	Keys         int64 // live values written
+	Tombstones   int64 // deletions written (incremental snapshots only)
+	Bytes        int64
+	Duration     time.Duration
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// Snapshot is the asynchronous phase of checkpoint epoch: it streams, at
+// read version epoch, every key whose newest version ≤ epoch is newer than
+// since (since = 0: a full snapshot of all live keys; since = the last
+// completed epoch: a delta including deletions) to w, while writes at later
+// epochs go on. Every open table must have committed epoch. ops, if given,
+// restricts the snapshot to those operator ids.
+func (db *DB) Snapshot(epoch, since uint64, w io.Writer, ops ...uint32) (SnapshotStats, error) {
+	start := time.Now()
+	st := SnapshotStats{Epoch: epoch, Since: since}
+	if since >= epoch {
+		return st, fmt.Errorf("state: snapshot since %d must be below epoch %d", since, epoch)
+	}
+	db.mu.Lock()
+	for _, t := range db.tables {
+		if t.epoch <= epoch {
+			db.mu.Unlock()
+			return st, fmt.Errorf("state: snapshot of epoch %d: operator %d state %d has not committed it", epoch, t.op, t.stateID)
+		}
+	}
+	if since > 0 && since < db.discard {
+		db.mu.Unlock()
+		return st, fmt.Errorf("state: incremental snapshot since %d below discard ts %d (deletions may be lost); take a full one", since, db.discard)
+	}
+	db.inflight[since]++
+	db.mu.Unlock()
+	defer func() {
+		db.mu.Lock()
+		if db.inflight[since]--; db.inflight[since] <= 0 {
+			delete(db.inflight, since)
+		}
+		db.updateDiscardLocked()
+		db.mu.Unlock()
+	}()
+
+	cw := &countingWriter{w: w}
+	bw := bufio.NewWriterSize(cw, 1<<20)
+	var hdr [24]byte
+	copy(hdr[:8], snapMagic)
+	binary.LittleEndian.PutUint64(hdr[8:], epoch)
+	binary.LittleEndian.PutUint64(hdr[16:], since)
+	if _, err := bw.Write(hdr[:]); err != nil {
+		return st, err
+	}
+
+	var opSet map[uint32]bool
+	if len(ops) > 0 {
+		opSet = map[uint32]bool{}
+		for _, op := range ops {
+			opSet[op] = true
+		}
+	}
+
+	stream := db.bdb.NewStreamAt(epoch)
+	stream.LogPrefix = "weir snapshot"
+	stream.SinceTs = since // the only incremental filter that works (FACTS)
+	if opSet != nil {
+		stream.ChooseKey = func(item *badger.Item) bool {
+			k := item.Key()
+			return len(k) >= 4 && opSet[binary.BigEndian.Uint32(k)]
+		}
+	}
+	var (
+		errMu    sync.Mutex
+		firstErr error
+	)
+	fail := func(err error) {
+		errMu.Lock()
+		if firstErr == nil {
+			firstErr = err
+		}
+		errMu.Unlock()
+	}
+	// Badger skips keys whose KeyToList fails with only a log line: record
+	// the error and fail the snapshot instead.
+	stream.KeyToList = func(key []byte, itr *badger.Iterator) (*pb.KVList, error) {
+		item := itr.Item()
+		kv := &pb.KV{Key: item.KeyCopy(nil), Version: item.Version()}
+		if item.IsDeletedOrExpired() {
+			if since == 0 {
+				return nil, nil
+			}
+			kv.Meta = []byte{metaDelete}
+		} else {
+			v, err := item.ValueCopy(nil)
+			if err != nil {
+				fail(fmt.Errorf("state: snapshot read %x: %w", key, err))
+				return nil, err
+			}
+			kv.Value = v
+		}
+		return &pb.KVList{Kv: []*pb.KV{kv}}, nil
+	}
+	var frame []byte
+	stream.Send = func(buf *z.Buffer) error {
+		list, err := badger.BufferToKVList(buf)
+		if err != nil {
+			return err
+		}
+		out := list.Kv[:0]
+		for _, kv := range list.Kv {
+			if kv.StreamDone {
+				continue
+			}
+			if len(kv.Meta) > 0 && kv.Meta[0]&metaDelete != 0 {
+				st.Tombstones++
+			} else {
+				st.Keys++
+			}
+			out = append(out, kv)
+		}
+		if len(out) == 0 {
+			return nil
+		}
+		list.Kv = out
+		frame, err = proto.MarshalOptions{}.MarshalAppend(frame[:0], list)
+		if err != nil {
+			return err
+		}
+		var b [4]byte
+		binary.LittleEndian.PutUint32(b[:], uint32(len(frame)))
+		if _, err := bw.Write(b[:]); err != nil {
+			return err
+		}
+		if _, err := bw.Write(frame); err != nil {
+			return err
+		}
+		binary.LittleEndian.PutUint32(b[:], crc32.Checksum(frame, castagnoli))
+		_, err = bw.Write(b[:])
+		return err
+	}
+	if err := stream.Orchestrate(context.Background()); err != nil {
+		return st, fmt.Errorf("state: snapshot: %w", err)
+	}
+	if firstErr != nil {
+		return st, firstErr
+	}
+	var tr [12]byte
+	binary.LittleEndian.PutUint64(tr[4:], uint64(st.Keys+st.Tombstones))
+	if _, err := bw.Write(tr[:]); err != nil {
+		return st, err
+	}
+	if err := bw.Flush(); err != nil {
+		return st, err
+	}
+	st.Bytes = cw.n
+	st.Duration = time.Since(start)
+	return st, nil
+}
+
+type snapReader struct {
+	r            *bufio.Reader
+	epoch, since uint64
+	count        uint64
+	done         bool
+}
+
+func newSnapReader(r io.Reader) (*snapReader, error) {
+	br := bufio.NewReaderSize(r, 1<<20)
+	var hdr [24]byte
+	if _, err := io.ReadFull(br, hdr[:]); err != nil {
+		return nil, fmt.Errorf("state: snapshot header: %w", err)
+	}
+	if string(hdr[:8]) != snapMagic {
+		return nil, errors.New("state: not a Weir state snapshot (bad magic)")
+	}
+	return &snapReader{r: br, epoch: binary.LittleEndian.Uint64(hdr[8:]), since: binary.LittleEndian.Uint64(hdr[16:])}, nil
+}
+
+// next returns the next frame's KVs, or nil at the trailer.
+func (s *snapReader) next() ([]*pb.KV, error) {
+	var b [4]byte
+	if _, err := io.ReadFull(s.r, b[:]); err != nil {
+		return nil, fmt.Errorf("state: snapshot truncated: %w", err)
+	}
+	n := binary.LittleEndian.Uint32(b[:])
+	if n == 0 {
+		var c [8]byte
+		if _, err := io.ReadFull(s.r, c[:]); err != nil {
+			return nil, fmt.Errorf("state: snapshot trailer truncated: %w", err)
+		}
+		if got := binary.LittleEndian.Uint64(c[:]); got != s.count {
+			return nil, fmt.Errorf("state: snapshot has %d entries, trailer says %d", s.count, got)
+		}
+		s.done = true
+		return nil, nil
+	}
+	payload := make([]byte, n)
+	if _, err := io.ReadFull(s.r, payload); err != nil {
+		return nil, fmt.Errorf("state: snapshot frame truncated: %w", err)
+	}
+	if _, err := io.ReadFull(s.r, b[:]); err != nil {
+		return nil, fmt.Errorf("state: snapshot frame truncated: %w", err)
+	}
+	if crc32.Checksum(payload, castagnoli) != binary.LittleEndian.Uint32(b[:]) {
+		return nil, errors.New("state: snapshot frame checksum mismatch")
+	}
+	var list pb.KVList
+	if err := proto.Unmarshal(payload, &list); err != nil {
+		return nil, fmt.Errorf("state: snapshot frame: %w", err)
+	}
+	s.count += uint64(len(list.Kv))
+	return list.Kv, nil
+}
+
+func keepKV(kv *pb.KV, keep func(uint16) bool) bool {
+	if keep == nil {
+		return true
+	}
+	kg, ok := KeyGroupOf(kv.Key)
+	return ok && keep(kg)
+}
+
+// Restore builds a state DB in dir, which must be empty or absent, from a
+// full snapshot and the deltas that follow it, in order, keeping only the key
+// groups for which keep returns true (nil keeps all) — a subtask restored at
+// a different parallelism keeps only its key-group range. The full part goes
+// through Badger's StreamWriter; each delta is applied with a managed write
+// batch at the original versions, deletions included. The returned DB writes
+// at the last snapshot's epoch + 1 and treats that epoch as acknowledged.
+func Restore(dir string, full io.Reader, deltas []io.Reader, keep func(keyGroup uint16) bool) (*DB, error) {
+	if ents, err := os.ReadDir(dir); err == nil && len(ents) > 0 {
+		return nil, fmt.Errorf("state: restore into %s: directory is not empty", dir)
+	} else if err != nil && !os.IsNotExist(err) {
+		return nil, fmt.Errorf("state: restore into %s: %w", dir, err)
+	}
+	fr, err := newSnapReader(full)
+	if err != nil {
+		return nil, err
+	}
+	if fr.since != 0 {
+		return nil, fmt.Errorf("state: restore: first snapshot is incremental (since %d), need a full one", fr.since)
+	}
+	bdb, err := badger.OpenManaged(badgerOptions(dir))
+	if err != nil {
+		return nil, fmt.Errorf("state: restore open %s: %w", dir, err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			bdb.Close()
+		}
+	}()
+
+	sw := bdb.NewStreamWriter()
+	if err := sw.Prepare(); err != nil {
+		return nil, fmt.Errorf("state: restore: %w", err)
+	}
+	for {
+		kvs, err := fr.next()
+		if err != nil {
+			sw.Cancel()
+			return nil, err
+		}
+		if kvs == nil {
+			break
+		}
+		buf := z.NewBuffer(1<<20, "weir.restore")
+		for _, kv := range kvs {
+			if len(kv.Meta) > 0 && kv.Meta[0]&metaDelete != 0 {
+				continue
+			}
+			if keepKV(kv, keep) {
+				badger.KVToBuffer(kv, buf)
+			}
+		}
+		err = sw.Write(buf)
+		_ = buf.Release()
+		if err != nil {
+			sw.Cancel()
+			return nil, fmt.Errorf("state: restore full: %w", err)
+		}
+	}
+	if err := sw.Flush(); err != nil {
+		return nil, fmt.Errorf("state: restore full: %w", err)
+	}
+
+	last := fr.epoch
+	for i, d := range deltas {
+		dr, err := newSnapReader(d)
+		if err != nil {
+			return nil, fmt.Errorf("state: delta %d: %w", i, err)
+		}
+		if dr.since == 0 || dr.since > last || dr.epoch <= last {
+			return nil, fmt.Errorf("state: delta %d covers (%d, %d] but the chain is at %d", i, dr.since, dr.epoch, last)
+		}
+		wb := bdb.NewManagedWriteBatch()
+		for {
+			kvs, err := dr.next()
+			if err != nil {
+				wb.Cancel()
+				return nil, fmt.Errorf("state: delta %d: %w", i, err)
+			}
+			if kvs == nil {
+				break
+			}
+			for _, kv := range kvs {
+				if !keepKV(kv, keep) {
+					continue
+				}
+				if len(kv.Meta) > 0 && kv.Meta[0]&metaDelete != 0 {
+					err = wb.DeleteAt(kv.Key, kv.Version)
+				} else {
+					err = wb.SetEntryAt(badger.NewEntry(kv.Key, kv.Value), kv.Version)
+				}
+				if err != nil {
+					wb.Cancel()
+					return nil, fmt.Errorf("state: delta %d: %w", i, err)
+				}
+			}
+		}
+		if err := wb.Flush(); err != nil {
+			return nil, fmt.Errorf("state: delta %d: %w", i, err)
+		}
+		last = dr.epoch
+	}
+	db := newDB(bdb, dir, last+1)
+	db.acked = last
+	db.discard = last
+	bdb.SetDiscardTs(last)
+	ok = true
+	return db, nil
+}
