@@ -66,6 +66,10 @@ type Window struct {
 func (w Window) MaxTimestamp() int64 { return w.End - 1 }
 
 // Validate checks the spec's parameters.
+// MaxWindowsPerRow bounds how many HOP or CUMULATE windows one row may
+// belong to: beyond it a query would exhaust memory, so it is refused.
+const MaxWindowsPerRow = 10_000
+
 func (s WindowSpec) Validate() error {
 	if s.TimeCol < 0 {
 		return fmt.Errorf("%s window: time column %d is invalid", s.Kind, s.TimeCol)
@@ -82,12 +86,18 @@ func (s WindowSpec) Validate() error {
 		if s.Size <= 0 {
 			return fmt.Errorf("HOP window: size must be positive, got %d ms", s.Size)
 		}
+		if n := (s.Size + s.Slide - 1) / s.Slide; n > MaxWindowsPerRow {
+			return fmt.Errorf("HOP window: size/slide puts every row in %d windows; at most %d are allowed", n, MaxWindowsPerRow)
+		}
 	case WindowCumulate:
 		if s.Step <= 0 {
 			return fmt.Errorf("CUMULATE window: step must be positive, got %d ms", s.Step)
 		}
 		if s.Size <= 0 || s.Size%s.Step != 0 {
 			return fmt.Errorf("CUMULATE window: size (%d ms) must be a positive multiple of step (%d ms)", s.Size, s.Step)
+		}
+		if n := s.Size / s.Step; n > MaxWindowsPerRow {
+			return fmt.Errorf("CUMULATE window: size/step puts a row in up to %d windows; at most %d are allowed", n, MaxWindowsPerRow)
 		}
 	case WindowSession:
 		if s.Gap <= 0 {

@@ -54,7 +54,21 @@ func rewrite(n Node) Node {
 			return &Project{Input: inner.Input, Exprs: out, Sch: t.Sch}
 		}
 		if isIdentity(exprs, in.Schema()) {
-			return in
+			if sameNames(&t.Sch, in.Schema()) {
+				return in
+			}
+			// Only the names differ: rename an aggregate's output rather
+			// than keep a projection (a scan's names are its table's).
+			switch a := in.(type) {
+			case *Aggregate:
+				c := *a
+				c.Sch = t.Sch
+				return &c
+			case *WindowAgg:
+				c := *a
+				c.Sch = t.Sch
+				return &c
+			}
 		}
 		return &Project{Input: in, Exprs: exprs, Sch: t.Sch}
 	case *WindowAgg:
@@ -129,6 +143,21 @@ func isIdentity(exprs []expr.Expr, in *types.Schema) bool {
 	for i, e := range exprs {
 		c, ok := e.(*expr.Column)
 		if !ok || c.Index != i {
+			return false
+		}
+	}
+	return true
+}
+
+// sameNames reports whether two schemas name their columns alike: a
+// projection that only renames (SELECT k AS kk) must not be dropped, or the
+// result's column names would be the input's.
+func sameNames(a, b *types.Schema) bool {
+	if a == nil || b == nil || len(a.Cols) != len(b.Cols) {
+		return a == b
+	}
+	for i := range a.Cols {
+		if a.Cols[i].Name != b.Cols[i].Name {
 			return false
 		}
 	}

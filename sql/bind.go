@@ -25,6 +25,12 @@ type scope struct {
 	tvf *tvfInfo
 	// proctime column index, -1 if none
 	proctime int
+	// rowtime1 is 1 + the index of the event-time column (the column a
+	// WATERMARK is declared on, carried through projections); 0 if none.
+	rowtime1 int
+	// watermarked: a watermark is declared somewhere below, so windows must
+	// be on the event-time column (or PROCTIME) to be judged correctly.
+	watermarked bool
 }
 
 type tvfInfo struct {
@@ -103,6 +109,8 @@ func (b *binder) setOpr(q *ast.SetOprStmt) (planner.Node, *scope, error) {
 	}
 	var inputs []planner.Node
 	var first *scope
+	var unionRowtime int
+	var unionWM bool
 	distinct := false
 	for i, sel := range q.SelectList.Selects {
 		if i > 0 {
@@ -141,7 +149,12 @@ func (b *binder) setOpr(q *ast.SetOprStmt) (planner.Node, *scope, error) {
 		}
 		if first == nil {
 			first = sc
+			unionRowtime, unionWM = sc.rowtime1, sc.watermarked
 		} else {
+			if sc.rowtime1 != unionRowtime {
+				unionRowtime = 0
+			}
+			unionWM = unionWM || sc.watermarked
 			if len(sc.cols) != len(first.cols) {
 				return nil, nil, b.errf(nil, "UNION operands have %d and %d columns", len(first.cols), len(sc.cols))
 			}
@@ -161,7 +174,7 @@ func (b *binder) setOpr(q *ast.SetOprStmt) (planner.Node, *scope, error) {
 	for i, in := range inputs {
 		inputs[i] = castTo(in, first)
 	}
-	out := &scope{cols: first.cols, proctime: -1}
+	out := &scope{cols: first.cols, proctime: -1, rowtime1: unionRowtime, watermarked: unionWM}
 	var node planner.Node = &planner.Union{Inputs: inputs}
 	if distinct {
 		node = &planner.Aggregate{Input: node, Keys: seq(len(out.cols)), Sch: out.schema()}
@@ -237,7 +250,7 @@ func (b *binder) tableRef(r ast.ResultSetNode) (planner.Node, *scope, error) {
 }
 
 func requalify(sc *scope, alias string) *scope {
-	out := &scope{cols: make([]scopeCol, len(sc.cols)), tvf: sc.tvf, proctime: sc.proctime}
+	out := &scope{cols: make([]scopeCol, len(sc.cols)), tvf: sc.tvf, proctime: sc.proctime, rowtime1: sc.rowtime1, watermarked: sc.watermarked}
 	for i, c := range sc.cols {
 		c.qual = alias
 		out.cols[i] = c
@@ -315,7 +328,7 @@ func (b *binder) scan(t *TableDef, alias string) (planner.Node, *scope, error) {
 	if ld := t.Options["late-data"]; ld != "" && ld != "drop" {
 		scan.Late = ld
 	}
-	sc := &scope{proctime: -1}
+	sc := &scope{proctime: -1, rowtime1: t.RowtimeCol + 1, watermarked: t.RowtimeCol >= 0}
 	for _, c := range t.Schema.Cols {
 		sc.cols = append(sc.cols, scopeCol{qual: alias, name: c.Name, typ: c.Type})
 	}
@@ -372,7 +385,7 @@ func (b *binder) windowTVF(w *WindowTVF, alias string) (planner.Node, *scope, er
 		}
 		info.partition = append(info.partition, i)
 	}
-	out := &scope{cols: append([]scopeCol(nil), sc.cols...), proctime: sc.proctime, tvf: info}
+	out := &scope{cols: append([]scopeCol(nil), sc.cols...), proctime: sc.proctime, tvf: info, rowtime1: sc.rowtime1, watermarked: sc.watermarked}
 	info.startCol = len(out.cols)
 	info.endCol = len(out.cols) + 1
 	out.cols = append(out.cols, scopeCol{qual: alias, name: "window_start", typ: types.TTimestamp},
@@ -420,6 +433,10 @@ func windowSpecFrom(fn string, iv []int64) (exec.WindowSpec, error) {
 			return s, err
 		}
 		s.Kind, s.Slide, s.Size = exec.WindowHop, iv[0], iv[1]
+		if s.Slide > s.Size {
+			// rows between windows would belong to no window and vanish
+			return s, fmt.Errorf("HOP window: slide (%d ms) must not exceed size (%d ms)", s.Slide, s.Size)
+		}
 	case "cumulate":
 		if err := need(2, "(time_col, step, max_size)"); err != nil {
 			return s, err

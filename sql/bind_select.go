@@ -101,7 +101,7 @@ func (b *binder) selectStmt(sel *ast.SelectStmt) (planner.Node, *scope, error) {
 	}
 	// SELECT list
 	var exprs []expr.Expr
-	out := &scope{proctime: -1}
+	out := &scope{proctime: -1, watermarked: in.watermarked}
 	for i, f := range sel.Fields.Fields {
 		if f.WildCard != nil {
 			if ag != nil {
@@ -121,6 +121,9 @@ func (b *binder) selectStmt(sel *ast.SelectStmt) (planner.Node, *scope, error) {
 				if j == in.proctime {
 					out.proctime = len(out.cols) - 1
 				}
+				if j == in.rowtime1-1 {
+					out.rowtime1 = len(out.cols)
+				}
 				n++
 			}
 			if n == 0 && q != "" {
@@ -138,6 +141,12 @@ func (b *binder) selectStmt(sel *ast.SelectStmt) (planner.Node, *scope, error) {
 		}
 		if c, ok := e.(*expr.Column); ok && ag == nil && c.Index == in.proctime {
 			out.proctime = len(out.cols)
+		}
+		if c, ok := e.(*expr.Column); ok && ag == nil && c.Index == in.rowtime1-1 {
+			out.rowtime1 = len(out.cols) + 1 // the event-time column, passed through
+		}
+		if fc, ok := f.Expr.(*ast.FuncCallExpr); ok && ag != nil && ag.window != nil && windowAuxFuncs[fc.FnName.L][1] == "rowtime" {
+			out.rowtime1 = len(out.cols) + 1 // *_ROWTIME is the window result's event time
 		}
 		exprs = append(exprs, expr.Fold(e))
 		out.cols = append(out.cols, scopeCol{name: name, typ: e.Type()})
@@ -407,6 +416,15 @@ func (b *binder) groupWindow(fc *ast.FuncCallExpr, in *scope) (exec.WindowSpec, 
 	col, ok := ts.(*expr.Column)
 	if !ok || col.Typ.Kind != types.Timestamp {
 		return spec, false, b.errf(fc.Args[0], "%s: the first argument must be a TIMESTAMP(3) column (event time with a WATERMARK, or PROCTIME())", strings.ToUpper(fc.FnName.O))
+	}
+	if in.watermarked && col.Index != in.proctime && col.Index != in.rowtime1-1 {
+		// The watermark follows another column: rows would be judged late
+		// against the wrong clock and dropped. Flink refuses this too.
+		want := "the column the WATERMARK is declared on"
+		if in.rowtime1 > 0 {
+			want = in.cols[in.rowtime1-1].name
+		}
+		return spec, false, b.errf(fc.Args[0], "%s(%s, ...): %s is not the event-time column; window on %s (or on PROCTIME()), or declare the WATERMARK on the column you window on", strings.ToUpper(fc.FnName.O), col.Name, col.Name, want)
 	}
 	var ivs []int64
 	for _, a := range fc.Args[1:] {

@@ -29,9 +29,14 @@
 //
 //	file /data/bids/part-0.json line 17: column price: cannot decode "abc" as BIGINT
 //
-// (line numbers count every physical line, from 1). With 'on-error' = 'skip'
+// (line numbers count every physical line, from 1). So does a record whose
+// WATERMARK column is NULL ("column ts: NULL in the event-time column
+// (WATERMARK FOR ts)"): it has no event time. With 'on-error' = 'skip'
 // such records are dropped and counted: Source.Skipped for one subtask,
-// SourceFactory.Skipped for all of them. I/O errors always fail.
+// SourceFactory.Skipped for all of them; at the end of its files a subtask
+// that skipped records reports the count and the first error through
+// exec.StatusAware (weir run prints it on standard error). I/O errors
+// always fail.
 //
 // # Sink
 //

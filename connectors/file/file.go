@@ -87,7 +87,7 @@ func (Connector) NewSource(t *connectors.Table) (connectors.SourceFactory, error
 	if err != nil {
 		return nil, err
 	}
-	f := &SourceFactory{settings: s, batchSize: DefaultBatchSize}
+	f := &SourceFactory{settings: s, batchSize: DefaultBatchSize, rowtime: t.RowtimeCol}
 	switch v := strings.ToLower(t.Option("on-error", "fail")); v {
 	case "fail":
 	case "skip":
@@ -165,6 +165,7 @@ type SourceFactory struct {
 	files     []string
 	skip      bool
 	batchSize int
+	rowtime   int          // the WATERMARK column, or -1
 	skipped   atomic.Int64 // over all subtasks
 }
 
@@ -199,11 +200,26 @@ func (f *SourceFactory) Create(subtask, parallelism int) (exec.Source, error) {
 
 // Source is one subtask of a file source.
 type Source struct {
-	factory *SourceFactory
-	files   []string
-	dec     format.Decoder
-	width   int
-	skipped atomic.Int64
+	factory   *SourceFactory
+	files     []string
+	dec       format.Decoder
+	width     int
+	skipped   atomic.Int64
+	firstSkip error
+	status    func(string) // exec.StatusAware; nil when not set
+}
+
+// SetStatusFunc implements exec.StatusAware: at the end of Run, a subtask
+// that skipped records reports how many (e.g. "weir: Source#1: skipped 2
+// records that did not decode (on-error = 'skip'), the first: file ...").
+func (s *Source) SetStatusFunc(set func(status string)) { s.status = set }
+
+// errNullRowtime is returned for a record whose WATERMARK column is NULL:
+// it has no event time, so it cannot be placed in a window or watermark.
+type errNullRowtime struct{ col string }
+
+func (e errNullRowtime) Error() string {
+	return fmt.Sprintf("column %s: NULL in the event-time column (WATERMARK FOR %s)", e.col, e.col)
 }
 
 // Splits is the number of files this subtask reads.
@@ -217,6 +233,14 @@ func (s *Source) Skipped() int64 { return s.skipped.Load() }
 
 // Run reads the files in order, emitting batches tagged with the split.
 func (s *Source) Run(ctx context.Context, out exec.SourceOutput) error {
+	err := s.run(ctx, out)
+	if n := s.skipped.Load(); n > 0 && s.status != nil {
+		s.status(fmt.Sprintf("skipped %d record(s) that did not decode (on-error = 'skip'), the first: %v", n, s.firstSkip))
+	}
+	return err
+}
+
+func (s *Source) run(ctx context.Context, out exec.SourceOutput) error {
 	var r *bufio.Reader
 	for split, path := range s.files {
 		if err := ctx.Err(); err != nil {
@@ -287,9 +311,17 @@ func (s *Source) readFile(ctx context.Context, split int, path string, r *bufio.
 				if row == nil {
 					row = arena.Next()
 				}
-				if err := s.dec.Decode(line, row); err != nil {
+				err := s.dec.Decode(line, row)
+				if c := s.factory.rowtime; err == nil && c >= 0 && c < len(row) && row[c].Kind == types.Null {
+					err = errNullRowtime{s.factory.schema.Cols[c].Name}
+				}
+				if err != nil {
+					err = fmt.Errorf("file %s line %d: %w", path, lineNo, err)
 					if !s.factory.skip {
-						return fmt.Errorf("file %s line %d: %w", path, lineNo, err)
+						return err
+					}
+					if s.firstSkip == nil {
+						s.firstSkip = err
 					}
 					s.skipped.Add(1)
 					s.factory.skipped.Add(1)

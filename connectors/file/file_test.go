@@ -356,3 +356,41 @@ var _ exec.SourceOutput = (*collector)(nil)
 // fixed set of splits and never go idle.
 func (*collector) AddSplit() int       { panic("unexpected AddSplit") }
 func (*collector) SplitIdle(split int) {}
+
+// Skipped records are reported through exec.StatusAware at the end of Run,
+// and a NULL in the WATERMARK column is a record error with file and line.
+func TestSkipStatusAndNullRowtime(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "ts.json")
+	write(t, path, "{\"id\":1,\"ts\":\"2026-01-01 00:00:01\"}\n{\"id\":2}\n{\"id\":\"x\",\"ts\":\"2026-01-01 00:00:02\"}\n")
+	tab := table(map[string]string{"path": path, "format": "json"})
+	tab.RowtimeCol = tab.Schema.Index("ts")
+	f, err := Connector{}.NewSource(tab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = runSource(t, f.(*SourceFactory), 0, 1)
+	if want := "file " + path + " line 2: column ts: NULL in the event-time column (WATERMARK FOR ts)"; err == nil || err.Error() != want {
+		t.Errorf("got  %v\nwant %s", err, want)
+	}
+
+	tab.Options["on-error"] = "skip"
+	f, err = Connector{}.NewSource(tab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := f.(*SourceFactory).Create(0, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var status []string
+	src.(exec.StatusAware).SetStatusFunc(func(s string) { status = append(status, s) })
+	c := &collector{}
+	if err := src.Run(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	want := "skipped 2 record(s) that did not decode (on-error = 'skip'), the first: file " + path + " line 2: column ts: NULL in the event-time column (WATERMARK FOR ts)"
+	if len(c.all()) != 1 || len(status) != 1 || status[0] != want {
+		t.Errorf("rows %v status %q\nwant %q", c.all(), status, want)
+	}
+}
