@@ -41,6 +41,14 @@ var nearRE = regexp.MustCompile(`^line (\d+) column (\d+) near "`)
 // (see the package documentation) and parses it with the TiDB parser. The
 // first error is returned as a *SQLError with its position in the script.
 func Parse(text string) ([]*Statement, error) {
+	// An unterminated /* comment would silently swallow the rest of the
+	// script (the splitter drops trailing comments): refuse it.
+	for _, t := range lex(text) {
+		if t.kind == tComment && strings.HasPrefix(t.text, "/*") && (len(t.text) < 4 || !strings.HasSuffix(t.text, "*/")) {
+			line, col := LineCol(text, t.start)
+			return nil, &SQLError{Line: line, Col: col, Msg: "unterminated comment: /* has no closing */", Kind: ErrSyntax}
+		}
+	}
 	var out []*Statement
 	p := parser.New()
 	for _, span := range splitStatements(text) {
