@@ -610,28 +610,12 @@ func decUnscaled(v types.Value, scale uint8) int64 {
 		case v.Scale < scale:
 			return v.I * types.IPow10[scale-v.Scale]
 		default:
-			return decDivRound(v.I, types.IPow10[v.Scale-scale])
+			return types.DivRound(v.I, types.IPow10[v.Scale-scale])
 		}
 	case types.Double:
 		return int64(math.Round(v.F() * types.Pow10[scale]))
 	}
 	return v.I * types.IPow10[scale]
-}
-
-// decDivRound divides rounding half away from zero (d > 0).
-func decDivRound(x, d int64) int64 {
-	q, r := x/d, x%d
-	if r < 0 {
-		r = -r
-	}
-	if 2*r >= d {
-		if x < 0 {
-			q--
-		} else {
-			q++
-		}
-	}
-	return q
 }
 
 // avgDecimal computes round(sum·10^k / n) half away from zero with a

@@ -53,10 +53,10 @@ func parseMinutePrefix(s []byte) (int64, bool) {
 		return 0, false
 	}
 	y := y1*100 + y2
-	if d > daysInMonth(y, mo) {
+	if d > types.DaysIn(y, mo) {
 		return 0, false
 	}
-	return ((daysFromCivil(y, mo, d)*24+int64(h))*60 + int64(mi)) * 60_000, true
+	return ((types.DaysFromCivil(y, mo, d)*24+int64(h))*60 + int64(mi)) * 60_000, true
 }
 
 // parseSecondsTail reads "ss[.f*][Z]" (the part after "hh:mm:") as ms;
@@ -88,34 +88,4 @@ func parseSecondsTail(s []byte) (int64, bool) {
 		return ms, true
 	}
 	return 0, false
-}
-
-func daysInMonth(y, m int) int {
-	switch m {
-	case 2:
-		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
-			return 29
-		}
-		return 28
-	case 4, 6, 9, 11:
-		return 30
-	}
-	return 31
-}
-
-// daysFromCivil returns days since 1970-01-01 of a proleptic Gregorian
-// date with y in [0, 9999].
-func daysFromCivil(y, m, d int) int64 {
-	if m <= 2 {
-		y--
-	}
-	era := y / 400
-	if y < 0 {
-		era = (y - 399) / 400
-	}
-	yoe := y - era*400
-	mp := (m + 9) % 12
-	doy := (153*mp+2)/5 + d - 1
-	doe := yoe*365 + yoe/4 - yoe/100 + doy
-	return int64(era)*146097 + int64(doe) - 719468
 }

@@ -92,7 +92,7 @@ func castToInt(v types.Value, to types.Type) (types.Value, error) {
 			if v.Scale > 18 {
 				i = 0
 			} else {
-				i = fnDivRound(v.I, types.IPow10[v.Scale])
+				i = types.DivRound(v.I, types.IPow10[v.Scale])
 			}
 		}
 	case types.Double:
@@ -258,7 +258,7 @@ func rescaleDecimal(u int64, from, to uint8) (int64, bool) {
 		if from-to > 18 {
 			return 0, true // |u| < 10^19 ≤ half of 10^(from-to)
 		}
-		return fnDivRound(u, types.IPow10[from-to]), true
+		return types.DivRound(u, types.IPow10[from-to]), true
 	}
 }
 

@@ -298,7 +298,7 @@ func resolveRound(name string, args []types.Type) (types.Type, Impl, error) {
 				r = 0 // |u| < 10^18 is less than half of 10^drop
 			} else {
 				m := types.IPow10[drop]
-				r, ok = fnMulOK(fnDivRound(u, m), m)
+				r, ok = fnMulOK(types.DivRound(u, m), m)
 			}
 		} else {
 			r = u
@@ -329,7 +329,7 @@ func roundInt(x, d int64) (int64, bool) {
 		return 0, true
 	}
 	m := types.IPow10[drop]
-	return fnMulOK(fnDivRound(x, m), m)
+	return fnMulOK(types.DivRound(x, m), m)
 }
 
 // roundFloat rounds to d decimals half away from zero, working on the

@@ -320,19 +320,6 @@ func toCivil(ms int64) civil {
 
 func isLeap(y int) bool { return y%4 == 0 && (y%100 != 0 || y%400 == 0) }
 
-func daysInMonth(y, m int) int {
-	switch m {
-	case 2:
-		if isLeap(y) {
-			return 29
-		}
-		return 28
-	case 4, 6, 9, 11:
-		return 30
-	}
-	return 31
-}
-
 func daysInYear(y int) int {
 	if isLeap(y) {
 		return 366
@@ -523,14 +510,14 @@ func timestampAdd(ms int64, amount types.Value, unit string) (int64, error) {
 			}
 			delta = int64(f)
 		} else {
-			delta = fnDivRound(x, 1000*types.IPow10[amount.Scale])
+			delta = types.DivRound(x, 1000*types.IPow10[amount.Scale])
 		}
 	default:
 		x, ok := fnMulOK(amount.I, u)
 		if !ok {
 			return 0, errTimeRange
 		}
-		delta = fnDivRound(x, 1000)
+		delta = types.DivRound(x, 1000)
 	}
 	r, ok := fnAddOK(ms, delta)
 	if !ok {
@@ -548,7 +535,7 @@ func addMonths(ms, n int64) (int64, bool) {
 	y := int(fnFloorDiv(total, 12))
 	m := int(floorMod(total, 12)) + 1
 	d := c.day
-	if dm := daysInMonth(y, m); d > dm {
+	if dm := types.DaysIn(y, m); d > dm {
 		d = dm
 	}
 	days := civilDays(y, m, d)
@@ -1043,7 +1030,7 @@ func parseTime(toks []tfTok, s string) (int64, bool) {
 	} else if pm == 1 && hour < 12 {
 		hour += 12
 	}
-	if month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month) ||
+	if month < 1 || month > 12 || day < 1 || day > types.DaysIn(year, month) ||
 		hour > 23 || minute > 59 || second > 59 {
 		return 0, false
 	}

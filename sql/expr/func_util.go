@@ -137,7 +137,7 @@ func argInt64(v types.Value) int64 {
 		if v.Scale > 18 {
 			return 0
 		}
-		return fnDivRound(v.I, types.IPow10[v.Scale])
+		return types.DivRound(v.I, types.IPow10[v.Scale])
 	case types.Varchar:
 		x, err := CastValue(v, types.TBigInt)
 		if err != nil {
@@ -178,22 +178,6 @@ func argTruth(v types.Value) bool {
 		return v.F() != 0
 	}
 	return v.I != 0
-}
-
-// fnDivRound divides rounding half away from zero (d > 0).
-func fnDivRound(x, d int64) int64 {
-	q, r := x/d, x%d
-	if r < 0 {
-		r = -r
-	}
-	if r >= d-r {
-		if x < 0 {
-			q--
-		} else {
-			q++
-		}
-	}
-	return q
 }
 
 // fnFloorDiv divides rounding toward negative infinity (d > 0).

@@ -329,25 +329,9 @@ func toScaled(v types.Value, scale uint8) (int64, bool) {
 		return y, true
 	}
 	if s > scale {
-		return roundDiv(x, types.IPow10[s-scale]), true
+		return types.DivRound(x, types.IPow10[s-scale]), true
 	}
 	return x, true
-}
-
-// roundDiv divides rounding half away from zero.
-func roundDiv(x, d int64) int64 {
-	q, r := x/d, x%d
-	if r < 0 {
-		r = -r
-	}
-	if 2*r >= d {
-		if x < 0 {
-			q--
-		} else {
-			q++
-		}
-	}
-	return q
 }
 
 func decArith(op BinOp, l, r types.Value, scale uint8) (types.Value, error) {
@@ -391,7 +375,7 @@ func decArith(op BinOp, l, r types.Value, scale uint8) (types.Value, error) {
 			den *= 10
 			e++
 		}
-		return types.DecimalValue(roundDiv(num, den), scale), nil
+		return types.DecimalValue(types.DivRound(num, den), scale), nil
 	}
 	return types.NullValue, fmt.Errorf("operator %s not defined on DECIMAL", op)
 }

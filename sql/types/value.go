@@ -192,14 +192,15 @@ func parseTimestampFast(s string) (int64, bool) {
 	if rest != "" && rest != "Z" {
 		return 0, false
 	}
-	days := daysFromCivil(y, mo, d)
-	if d > daysIn(y, mo) {
+	days := DaysFromCivil(y, mo, d)
+	if d > DaysIn(y, mo) {
 		return 0, false
 	}
 	return ((days*24+int64(h))*60+int64(mi))*60000 + int64(se)*1000 + int64(ms), true
 }
 
-func daysIn(y, m int) int {
+// DaysIn is the number of days of month m (1–12) of year y.
+func DaysIn(y, m int) int {
 	switch m {
 	case 2:
 		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
@@ -212,8 +213,8 @@ func daysIn(y, m int) int {
 	return 31
 }
 
-// daysFromCivil returns days since 1970-01-01 for a proleptic Gregorian date.
-func daysFromCivil(y, m, d int) int64 {
+// DaysFromCivil returns days since 1970-01-01 for a proleptic Gregorian date.
+func DaysFromCivil(y, m, d int) int64 {
 	if m <= 2 {
 		y--
 	}
@@ -313,4 +314,21 @@ func Equal(a, b Value) bool {
 		return a.I == b.I && a.S == b.S
 	}
 	return Compare(a, b) == 0
+}
+
+// DivRound divides x by d > 0, rounding half away from zero (the rounding
+// of DECIMAL arithmetic, ROUND and CAST).
+func DivRound(x, d int64) int64 {
+	q, r := x/d, x%d
+	if r < 0 {
+		r = -r
+	}
+	if r >= d-r { // 2r >= d without overflow
+		if x < 0 {
+			q--
+		} else {
+			q++
+		}
+	}
+	return q
 }
