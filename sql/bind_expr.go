@@ -23,11 +23,6 @@ func (b *binder) boolExpr(n ast.ExprNode, sc *scope, ag *aggState, clause string
 	return expr.Fold(e), nil
 }
 
-// selectExpr binds a SELECT item, over the aggregation's output when grouped.
-func (b *binder) selectExpr(n ast.ExprNode, in *scope, ag *aggState) (expr.Expr, error) {
-	return b.expr(n, in, ag)
-}
-
 // groupedRef resolves n against a GROUP BY's output: an aggregate call, a
 // GROUP BY key, or a window bound. ok is false when n is none of them.
 func (b *binder) groupedRef(n ast.ExprNode, ag *aggState) (expr.Expr, bool, error) {

@@ -113,9 +113,6 @@ func (b *binder) selectStmt(sel *ast.SelectStmt) (planner.Node, *scope, error) {
 				if q != "" && !strings.EqualFold(c.qual, q) {
 					continue
 				}
-				if in.tvf == nil && false {
-					continue
-				}
 				exprs = append(exprs, in.colExpr(j))
 				out.cols = append(out.cols, scopeCol{name: c.name, typ: c.typ})
 				if j == in.proctime {
@@ -131,7 +128,7 @@ func (b *binder) selectStmt(sel *ast.SelectStmt) (planner.Node, *scope, error) {
 			}
 			continue
 		}
-		e, err := b.selectExpr(f.Expr, in, ag)
+		e, err := b.expr(f.Expr, in, ag)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -378,9 +375,6 @@ func (b *binder) groupBy(sel *ast.SelectStmt, input planner.Node, in *scope) (pl
 		outSch.Cols = append(outSch.Cols, types.Column{Name: ag.aggText[i], Type: a.Type, Nullable: true})
 	}
 	if ag.window != nil {
-		if ag.window.Kind == exec.WindowSession {
-			// Session windows are per key: partition keys come first
-		}
 		node = &planner.WindowAgg{Input: node, Keys: keys, Window: *ag.window, Aggs: ag.aggs, Sch: outSch, Proctime: ag.proctime}
 	} else {
 		node = &planner.Aggregate{Input: node, Keys: keys, Aggs: ag.aggs, Sch: outSch}

@@ -2,7 +2,6 @@ package sql
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -394,9 +393,6 @@ func (s *Session) runQuery(ctx context.Context, st *Statement, n ast.StmtNode, r
 	cols = last.Schema.Cols
 	changelog = last.Changelog
 	if err := plan.Run(ctx); err != nil {
-		if errors.Is(err, context.Canceled) {
-			return err
-		}
 		return err
 	}
 	if !started {
