@@ -109,6 +109,9 @@ type SourcePosition struct {
 	Source    string `json:"source"`
 	Partition int32  `json:"partition"`
 	Offset    int64  `json:"offset"`
+	// Split names the split when it is not a partition number (a file
+	// path, a generator stream); empty otherwise.
+	Split string `json:"split,omitempty"`
 }
 
 // AckInfo is what a subtask reports when its part of a checkpoint is durable.
@@ -120,6 +123,9 @@ type AckInfo struct {
 	Bytes           int64
 	Handles         []StateHandle
 	SourcePositions []SourcePosition
+	// SinkHandle is what a sink's pre-commit returned (a transaction to
+	// commit on restore), nil for other tasks.
+	SinkHandle []byte
 }
 
 // TaskMetadata is one subtask's part of a completed checkpoint.
@@ -131,6 +137,7 @@ type TaskMetadata struct {
 	Bytes           int64            `json:"bytes"`
 	Handles         []StateHandle    `json:"handles,omitempty"`
 	SourcePositions []SourcePosition `json:"source_positions,omitempty"`
+	SinkHandle      []byte           `json:"sink_handle,omitempty"`
 }
 
 // MetadataVersion is the version written into every _metadata file.
@@ -156,6 +163,10 @@ type Metadata struct {
 	BytesFull        int64          `json:"bytes_full"`
 	BytesIncremental int64          `json:"bytes_incremental"`
 	Tasks            []TaskMetadata `json:"tasks"`
+	// Job holds what the job that wrote the checkpoint says about itself
+	// (its plan fingerprint, key groups, delivery mode); the driver fills it
+	// in before Storage.Commit.
+	Job map[string]string `json:"job,omitempty"`
 }
 
 // Duration is the end-to-end duration, trigger to completion.
@@ -399,6 +410,7 @@ func (c *Coordinator) Ack(now time.Time, id uint64, task TaskID, info AckInfo) [
 	p.acks[task] = TaskMetadata{
 		Task: task, SyncDur: info.SyncDur, AsyncDur: info.AsyncDur, AlignDur: info.AlignDur, Bytes: info.Bytes,
 		Handles: slices.Clone(info.Handles), SourcePositions: slices.Clone(info.SourcePositions),
+		SinkHandle: slices.Clone(info.SinkHandle),
 	}
 	if len(p.acks) < len(c.cfg.Tasks) {
 		return nil

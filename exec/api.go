@@ -118,3 +118,149 @@ type Sink interface {
 	Finish() error
 	Abort()
 }
+
+// ---- Checkpointing capabilities (DESIGN §6–7) ----
+//
+// A job that checkpoints (JobSpec.Checkpoint set) asks more of its parts.
+// Each capability is a small optional interface, found by type assertion;
+// a part that lacks one makes the job refuse to checkpoint with an error
+// naming it, never silently lose exactly-once.
+
+// Resumable is implemented by sources that can resume from a checkpoint.
+// Each split has a stable name ("3" for Kafka partition 3, a file path,
+// "0" for generator stream 0) and a position: the offset of the next record
+// to read (Kafka offset, byte offset, sequence number).
+type Resumable interface {
+	// SplitNames names splits 0..Splits()-1. Called once, before Run, from
+	// the goroutine that calls exec.Run.
+	SplitNames() []string
+	// Resume sets where splits start. pos holds every position the
+	// checkpoint recorded for this source vertex, from all of its old
+	// subtasks (so a restore at another parallelism finds its splits);
+	// a split that is not in pos starts as configured. Called once, before
+	// Run, only when the job is restored. An error (a recorded offset no
+	// longer in the topic, a file shorter than its offset) fails the
+	// restore with a message saying exactly what is missing.
+	Resume(pos map[string]int64) error
+}
+
+// PositionOutput is implemented by the SourceOutput the runtime hands to a
+// Resumable source. Use EmitAt and AddNamedSplit through the package
+// functions of the same names, which fall back for outputs (test fakes)
+// that do not implement it.
+type PositionOutput interface {
+	// EmitAt is Emit, and records atomically with it that split resumes at
+	// next once b has been delivered. A barrier is never injected between
+	// the two.
+	EmitAt(split int, b *types.Batch, next int64) error
+	// SetPosition records that split resumes at next without emitting rows
+	// (skipped bad records, transaction markers, an empty read).
+	SetPosition(split int, next int64)
+	// AddNamedSplit is AddSplit for a split named name.
+	AddNamedSplit(name string) int
+}
+
+// EmitAt emits b on split and records that the split resumes at next.
+func EmitAt(out SourceOutput, split int, b *types.Batch, next int64) error {
+	if po, ok := out.(PositionOutput); ok {
+		return po.EmitAt(split, b, next)
+	}
+	return out.Emit(split, b)
+}
+
+// SetPosition records a split's position when out supports positions.
+func SetPosition(out SourceOutput, split int, next int64) {
+	if po, ok := out.(PositionOutput); ok {
+		po.SetPosition(split, next)
+	}
+}
+
+// AddNamedSplit adds a split named name.
+func AddNamedSplit(out SourceOutput, name string) int {
+	if po, ok := out.(PositionOutput); ok {
+		return po.AddNamedSplit(name)
+	}
+	return out.AddSplit()
+}
+
+// StateWriter receives an operator's changed state in its synchronous
+// snapshot phase. Keys are (key group, key, namespace) as in state/; the
+// slices are copied, so the operator may reuse them.
+type StateWriter interface {
+	Put(kg uint16, key, ns, value []byte)
+	Delete(kg uint16, key, ns []byte)
+}
+
+// Snapshotter is implemented by stateful operators.
+//
+// SnapshotState is the synchronous phase of checkpoint id, called on the
+// subtask goroutine after alignment and before the barrier is forwarded:
+// the operator writes every entry it changed or removed since its previous
+// SnapshotState or RestoreState (the first time: everything it holds) into w,
+// each (key group, key, namespace) at most once. It must not block on
+// I/O; the runtime persists w in the asynchronous phase.
+type Snapshotter interface {
+	SnapshotState(id uint64, w StateWriter) error
+}
+
+// Restorer is implemented by stateful operators. RestoreState is called
+// once before the first Process when the job is restored: scan yields every
+// entry of the operator's key groups (TaskContext.FirstGroup..LastGroup),
+// whichever subtask wrote it, so a restore at another parallelism gets
+// exactly its share. Slices passed to fn are valid only during the call.
+type Restorer interface {
+	RestoreState(scan func(fn func(kg uint16, key, ns, value []byte) error) error) error
+}
+
+// DeliveryMode is the guarantee a checkpointing job gives.
+type DeliveryMode uint8
+
+const (
+	// DeliveryExactlyOnce aligns barriers and commits sinks transactionally.
+	DeliveryExactlyOnce DeliveryMode = iota
+	// DeliveryAtLeastOnce neither aligns nor uses transactions: after a
+	// failure some output may repeat, none is lost.
+	DeliveryAtLeastOnce
+)
+
+func (m DeliveryMode) String() string {
+	if m == DeliveryAtLeastOnce {
+		return "at-least-once"
+	}
+	return "exactly-once"
+}
+
+// SinkHandle is what one sink subtask's PreCommit returned for a completed
+// checkpoint.
+type SinkHandle struct {
+	Subtask int    // the subtask that wrote it (in the checkpointed job)
+	Data    []byte // nil if it returned none
+}
+
+// TwoPhaseSink is implemented by sinks that take part in checkpoints. All
+// methods are called on the sink's subtask goroutine.
+type TwoPhaseSink interface {
+	Sink
+	// StartCheckpointing is called once before the first Write of a job that
+	// checkpoints. On a restore, recovered lists the handles of the old
+	// subtasks this subtask inherits (old subtask j goes to new subtask
+	// j mod parallelism; an old subtask with no handle is listed with nil
+	// Data): the sink commits what they name and aborts anything else they
+	// left open (transactions, pending files), fencing zombie writers.
+	StartCheckpointing(mode DeliveryMode, recovered []SinkHandle) error
+	// PreCommit is called when Barrier(id) reaches the sink: everything
+	// written since the previous PreCommit is made durable but, in
+	// exactly-once mode, not visible. The returned bytes go into the
+	// checkpoint's metadata. In at-least-once mode PreCommit flushes.
+	PreCommit(id uint64) ([]byte, error)
+	// Commit makes visible everything pre-committed for checkpoints ≤ id,
+	// once checkpoint id is complete (its metadata durable). An aborted
+	// checkpoint's data is committed by the next completed one. Commit is
+	// idempotent. Finish still commits everything at end of input.
+	//
+	// Abort (failure or cancellation) must not discard pre-committed data:
+	// the checkpoint it belongs to may have completed an instant ago. It
+	// may discard what was written after the last PreCommit; a restart's
+	// StartCheckpointing commits or aborts the rest.
+	Commit(id uint64) error
+}

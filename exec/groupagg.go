@@ -40,6 +40,9 @@ type GroupAggConfig struct {
 	Keys          []int     // input columns of the GROUP BY keys
 	Aggs          []AggCall // aggregate calls
 	InputUpdating bool      // the input carries -U/-D rows
+	// MaxKeyGroups is the job's number of key groups, for state keys
+	// (default DefaultMaxKeyGroups).
+	MaxKeyGroups int
 }
 
 // GroupAgg is the non-windowed aggregate operator. See the file comment.
@@ -54,6 +57,9 @@ type GroupAgg struct {
 	touched []*aggGroup
 	res     []types.Value
 	out     aggOut
+
+	maxGroups int
+	ck        groupAggState // groupagg_state.go
 }
 
 var _ Operator = (*GroupAgg)(nil)
@@ -66,6 +72,9 @@ type aggGroup struct {
 	rows    int64
 	emitted bool
 	touched bool
+	kg      uint16
+	// checkpointing
+	dirty, persisted, dead bool
 }
 
 // NewGroupAgg checks cfg and builds the operator.
@@ -86,6 +95,10 @@ func NewGroupAgg(cfg GroupAggConfig) (*GroupAgg, error) {
 		updating: cfg.InputUpdating,
 		groups:   make(map[string]*aggGroup),
 		res:      make([]types.Value, len(calls)),
+	}
+	g.maxGroups = cfg.MaxKeyGroups
+	if g.maxGroups <= 0 {
+		g.maxGroups = DefaultMaxKeyGroups
 	}
 	g.out.init(len(cfg.Keys)+len(calls), 0)
 	return g, nil
@@ -124,6 +137,9 @@ func (g *GroupAgg) Process(_ int, b *types.Batch, out Emitter) error {
 	}
 	for _, grp := range g.touched {
 		g.emit(grp)
+		if g.ck.track {
+			g.markDirty(grp)
+		}
 	}
 	clear(g.touched)
 	g.touched = g.touched[:0]
@@ -140,6 +156,7 @@ func (g *GroupAgg) newGroup(row types.Row) *aggGroup {
 		vals: vals,
 		accs: make([]Accumulator, g.nAggs),
 		prev: make([]types.Value, g.nAggs),
+		kg:   uint16(types.KeyHash(row, g.keys) % uint64(g.maxGroups)),
 	}
 	g.groups[grp.key] = grp
 	return grp
@@ -160,6 +177,7 @@ func (g *GroupAgg) emit(grp *aggGroup) {
 			g.row(types.Delete, grp.vals, grp.prev)
 		}
 		delete(g.groups, grp.key)
+		grp.dead = true
 		return
 	}
 	g.agg.results(grp.accs, g.res)

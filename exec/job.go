@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/weirsql/weir/checkpoint"
 	"github.com/weirsql/weir/sql/types"
 )
 
@@ -71,7 +73,10 @@ type SourceConfig struct {
 // NewOperator, NewSink is set. Factories are called on the goroutine that
 // calls Run, before any subtask starts.
 type Vertex struct {
-	Name        string
+	Name string
+	// StateID identifies the vertex's keyed state across runs of the same
+	// plan (the planner's node id); 0 means index in JobSpec.Vertices + 1.
+	StateID     int
 	Parallelism int
 	Inputs      []Edge
 	Outputs     int // number of outputs (1 + side outputs); 0 is treated as 1
@@ -108,6 +113,8 @@ type JobSpec struct {
 	// (status.go); when nil, Run uses the StatusFunc carried by its
 	// context (WithStatusFunc), if any.
 	OnStatus StatusFunc
+	// Checkpoint, if set, makes the job take checkpoints (checkpointing.go).
+	Checkpoint *CheckpointConfig
 }
 
 // OperatorError reports which subtask failed.
@@ -230,7 +237,18 @@ func Run(ctx context.Context, spec *JobSpec) error {
 	if onStatus == nil {
 		onStatus = StatusFuncFrom(ctx)
 	}
+	var ck *ckptRun
+	if spec.Checkpoint != nil {
+		var err error
+		if ck, err = newCkptRun(spec); err != nil {
+			return err
+		}
+		defer ck.close()
+		ck.fail = fail
+		ck.stop = func(err error) { cancel(err) }
+	}
 	var runs []func()
+	var tasks []*task
 	for vi, v := range spec.Vertices {
 		for s := 0; s < v.Parallelism; s++ {
 			first, last := KeyGroupRange(spec.MaxKeyGroups, v.Parallelism, s)
@@ -241,7 +259,8 @@ func Run(ctx context.Context, spec *JobSpec) error {
 				outs[o] = &emitter{ctx: ctx, routes: routes[vi][s][o], vertex: v, counts: o == 0}
 			}
 			tc.side = outs
-			t := &task{ctx: ctx, v: v, tc: tc, io: ios[vi][s], outs: outs, main: outs[0]}
+			t := &task{ctx: ctx, v: v, tc: tc, io: ios[vi][s], outs: outs, main: outs[0], vertexIndex: vi}
+			tasks = append(tasks, t)
 			var err error
 			for ci := len(v.Chain) - 1; ci >= 0 && err == nil; ci-- {
 				var op Operator
@@ -257,6 +276,9 @@ func Run(ctx context.Context, spec *JobSpec) error {
 			case err != nil:
 			case v.NewSource != nil:
 				t.source, err = v.NewSource(tc)
+				if err == nil {
+					t.so = newSourceOut(t)
+				}
 			case v.NewOperator != nil:
 				t.op, err = v.NewOperator(tc)
 			case v.NewSink != nil:
@@ -274,7 +296,12 @@ func Run(ctx context.Context, spec *JobSpec) error {
 			}
 			runs = append(runs, func() {
 				defer wg.Done()
-				if err := t.run(); err != nil && !errors.Is(err, errCancelled) {
+				err := t.run()
+				if errors.Is(err, errStopped) {
+					ck.sinkStopped()
+					return
+				}
+				if err != nil && !errors.Is(err, errCancelled) {
 					name := v.Name
 					var ce *chainError
 					if errors.As(err, &ce) {
@@ -285,13 +312,29 @@ func Run(ctx context.Context, spec *JobSpec) error {
 			})
 		}
 	}
+	var ckWG sync.WaitGroup
+	ckCtx, ckCancel := context.WithCancel(ctx)
+	defer ckCancel()
+	if ck != nil {
+		if err := ck.prepare(tasks); err != nil {
+			cancel(err)
+			return err
+		}
+		ck.start(ckCtx, &ckWG)
+	}
 	wg.Add(len(runs))
 	for _, r := range runs {
 		go r()
 	}
 	wg.Wait()
+	ckCancel()
+	ckWG.Wait()
 	if firstErr != nil {
 		return firstErr
+	}
+	var se *StoppedError
+	if err := context.Cause(ctx); errors.As(err, &se) {
+		return se
 	}
 	if err := context.Cause(ctx); err != nil && ctx.Err() != nil {
 		return err
@@ -431,6 +474,19 @@ type task struct {
 	source Source
 	op     Operator
 	sink   Sink
+
+	// checkpointing (checkpointing.go); ck is nil when the job does not
+	// checkpoint
+	vertexIndex int
+	ck          *ckptRun
+	so          *sourceOut
+	trig        chan uint64 // source: checkpoints to inject
+	aligner     *Aligner
+	opID        int // state operator id (vertex index + 1) of a Snapshotter
+	lastSnap    uint64
+	commitSig   chan struct{}
+	commitID    atomic.Uint64
+	committed   uint64
 }
 
 func (t *task) run() (err error) {
@@ -439,6 +495,12 @@ func (t *task) run() (err error) {
 			err = fmt.Errorf("internal error (panic): %v", p)
 		}
 		if err != nil && t.sink != nil {
+			if t.commitSig != nil && !errors.Is(err, errStopped) {
+				// commit what completed before giving up on the rest
+				if cerr := t.onCommitSignal(); cerr != nil && !errors.Is(cerr, errStopped) {
+					err = errors.Join(err, cerr)
+				}
+			}
 			t.sink.Abort()
 		}
 		if c, ok := t.op.(Closer); ok {
@@ -463,7 +525,7 @@ func (t *task) broadcastControl(m Message) error {
 	return nil
 }
 
-func (t *task) runSource() error {
+func newSourceOut(t *task) *sourceOut {
 	so := &sourceOut{t: t, cfg: t.v.Source, wm: MinWatermark}
 	n := t.source.Splits()
 	so.maxTs = make([]int64, n)
@@ -473,13 +535,29 @@ func (t *task) runSource() error {
 		so.maxTs[i] = MinWatermark
 	}
 	so.active = n
+	return so
+}
+
+func (t *task) runSource() error {
+	so := t.so
 	if err := t.source.Run(t.ctx, so); err != nil {
 		if t.ctx.Err() != nil {
 			return errCancelled
 		}
 		return err
 	}
-	return t.broadcastControl(Message{Kind: MsgEnd})
+	so.mu.Lock()
+	so.ended = true
+	err := t.broadcastControl(Message{Kind: MsgEnd})
+	var pos []checkpoint.SourcePosition
+	if t.ck != nil {
+		pos = so.positions()
+	}
+	so.mu.Unlock()
+	if err == nil && t.ck != nil {
+		t.ck.finished(t.taskID(), checkpoint.AckInfo{SourcePositions: pos})
+	}
+	return err
 }
 
 // sourceOut implements SourceOutput: it forwards batches and derives the
@@ -494,9 +572,55 @@ type sourceOut struct {
 	active   int
 	wm       int64
 	idleSent bool // downstream was told this subtask is idle
+
+	// mu serialises the source goroutine's output with barrier injection
+	// (injectLoop); names and pos are the splits' names and positions.
+	mu    sync.Mutex
+	names []string
+	pos   []int64
+	ended bool
 }
 
 func (s *sourceOut) Emit(split int, b *types.Batch) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.emit(split, b)
+}
+
+// EmitAt implements PositionOutput.
+func (s *sourceOut) EmitAt(split int, b *types.Batch, next int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.emit(split, b); err != nil {
+		return err
+	}
+	if split < len(s.pos) {
+		s.pos[split] = next
+	}
+	return nil
+}
+
+// SetPosition implements PositionOutput.
+func (s *sourceOut) SetPosition(split int, next int64) {
+	s.mu.Lock()
+	if split < len(s.pos) {
+		s.pos[split] = next
+	}
+	s.mu.Unlock()
+}
+
+// AddNamedSplit implements PositionOutput.
+func (s *sourceOut) AddNamedSplit(name string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.names != nil {
+		s.names = append(s.names, name)
+		s.pos = append(s.pos, 0)
+	}
+	return s.addSplit()
+}
+
+func (s *sourceOut) emit(split int, b *types.Batch) error {
 	if len(b.Rows) == 0 {
 		return nil
 	}
@@ -519,6 +643,8 @@ func (s *sourceOut) Emit(split int, b *types.Batch) error {
 }
 
 func (s *sourceOut) SplitDone(split int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if !s.done[split] {
 		s.done[split] = true
 		s.active--
@@ -526,6 +652,16 @@ func (s *sourceOut) SplitDone(split int) {
 }
 
 func (s *sourceOut) AddSplit() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.names != nil {
+		s.names = append(s.names, strconv.Itoa(len(s.names)))
+		s.pos = append(s.pos, 0)
+	}
+	return s.addSplit()
+}
+
+func (s *sourceOut) addSplit() int {
 	s.maxTs = append(s.maxTs, MinWatermark)
 	s.done = append(s.done, false)
 	s.idle = append(s.idle, false)
@@ -536,6 +672,8 @@ func (s *sourceOut) AddSplit() int {
 // SplitIdle leaves the split out of the watermark until it emits again.
 // Errors sending downstream surface at the source's next Emit.
 func (s *sourceOut) SplitIdle(split int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.done[split] || s.idle[split] {
 		return
 	}
@@ -616,18 +754,7 @@ func (t *task) runInputs() error {
 		defer tk.Stop()
 		tick = tk.C
 	}
-	for remaining > 0 {
-		var msg Message
-		select {
-		case msg = <-t.io.in:
-		case <-tick:
-			if err := ticker.OnTick(out); err != nil {
-				return err
-			}
-			continue
-		case <-t.ctx.Done():
-			return errCancelled
-		}
+	deliver := func(msg Message) error {
 		if msg.Kind != MsgIdle {
 			idle[msg.From] = false
 			idleSent = false // our own data or watermark will tell receivers
@@ -635,22 +762,15 @@ func (t *task) runInputs() error {
 		switch msg.Kind {
 		case MsgData:
 			t.v.RecordsIn.Add(int64(len(msg.Batch.Rows)))
-			var err error
 			if t.sink != nil {
-				err = t.sink.Write(msg.Batch)
-			} else {
-				err = t.op.Process(t.io.inputOf[msg.From], msg.Batch, out)
+				return t.sink.Write(msg.Batch)
 			}
-			if err != nil {
-				return err
-			}
+			return t.op.Process(t.io.inputOf[msg.From], msg.Batch, out)
 		case MsgWatermark:
 			if msg.Watermark > wms[msg.From] {
 				wms[msg.From] = msg.Watermark
 				if t.sink == nil {
-					if err := advance(); err != nil {
-						return err
-					}
+					return advance()
 				}
 			}
 		case MsgIdle:
@@ -668,25 +788,104 @@ func (t *task) runInputs() error {
 				}
 				if all && !idleSent {
 					idleSent = true
-					if err := t.broadcastControl(Message{Kind: MsgIdle}); err != nil {
-						return err
-					}
+					return t.broadcastControl(Message{Kind: MsgIdle})
 				}
 			}
 		case MsgBarrier:
-			// Checkpoints arrive with issue #4; the runtime will align here.
+			// only without checkpointing: nothing to align
 		case MsgEnd:
 			ended[msg.From] = true
 			remaining--
 			if t.sink == nil {
-				if err := advance(); err != nil {
-					return err
-				}
+				return advance()
 			}
+		}
+		return nil
+	}
+	// act carries out the aligner's actions (checkpointing only).
+	act := func(acts []Action) error {
+		for _, a := range acts {
+			var err error
+			switch a.Kind {
+			case ActDeliver:
+				err = deliver(a.Msg)
+			case ActSnapshot:
+				err = t.snapshot(a.Checkpoint, a.Aligned)
+			case ActCancel:
+				_ = t.ck.driver.Decline(a.Checkpoint, t.taskID(), "alignment "+a.Reason.String())
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var (
+		deadline   *time.Timer
+		deadlineC  <-chan time.Time
+		deadlineAt time.Time
+	)
+	defer func() {
+		if deadline != nil {
+			deadline.Stop()
+		}
+	}()
+	for remaining > 0 {
+		if t.aligner != nil {
+			if d, ok := t.aligner.Deadline(); ok {
+				if !d.Equal(deadlineAt) {
+					deadlineAt = d
+					if deadline == nil {
+						deadline = time.NewTimer(time.Until(d) + time.Millisecond)
+					} else {
+						deadline.Reset(time.Until(d) + time.Millisecond)
+					}
+					deadlineC = deadline.C
+				}
+			} else {
+				deadlineC = nil
+			}
+		}
+		var msg Message
+		select {
+		case msg = <-t.io.in:
+		case <-tick:
+			if err := ticker.OnTick(out); err != nil {
+				return err
+			}
+			continue
+		case <-deadlineC:
+			deadlineAt = time.Time{}
+			if err := act(t.aligner.Tick(time.Now())); err != nil {
+				return err
+			}
+			continue
+		case <-t.commitSig:
+			if err := t.onCommitSignal(); err != nil {
+				return err
+			}
+			continue
+		case <-t.ctx.Done():
+			return errCancelled
+		}
+		var err error
+		if t.aligner != nil {
+			err = act(t.aligner.OnMessage(time.Now(), msg))
+		} else {
+			err = deliver(msg)
+		}
+		if err != nil {
+			return err
 		}
 	}
 	if t.sink != nil {
-		return t.sink.Finish()
+		if err := t.sink.Finish(); err != nil {
+			return err
+		}
+		if t.ck != nil {
+			t.ck.finished(t.taskID(), checkpoint.AckInfo{})
+		}
+		return nil
 	}
 	if wh != nil && cur != MaxWatermark {
 		cur = MaxWatermark
@@ -699,7 +898,13 @@ func (t *task) runInputs() error {
 			return err
 		}
 	}
-	return t.broadcastControl(Message{Kind: MsgEnd})
+	if err := t.broadcastControl(Message{Kind: MsgEnd}); err != nil {
+		return err
+	}
+	if t.ck != nil {
+		return t.finishCheckpointing()
+	}
+	return nil
 }
 
 // chained runs a stateless operator inline on its producer's goroutine.

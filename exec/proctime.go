@@ -69,3 +69,13 @@ func (p *ProcTimeWindow) OnTick(out Emitter) error { return p.advance(out) }
 
 // LateRows reports the inner operator's late rows.
 func (p *ProcTimeWindow) LateRows() int64 { return p.Inner.LateRows() }
+
+// SnapshotState implements Snapshotter.
+func (p *ProcTimeWindow) SnapshotState(id uint64, w StateWriter) error {
+	return p.Inner.SnapshotState(id, w)
+}
+
+// RestoreState implements Restorer.
+func (p *ProcTimeWindow) RestoreState(scan func(fn func(kg uint16, key, ns, value []byte) error) error) error {
+	return p.Inner.RestoreState(scan)
+}

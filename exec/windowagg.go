@@ -65,18 +65,22 @@ type WindowAggConfig struct {
 	// Late is called with each late row (the operator's own input row; the
 	// callee may keep it). nil drops late rows; they are counted either way.
 	Late func(row types.Row) error
+	// MaxKeyGroups is the job's number of key groups, for state keys
+	// (default DefaultMaxKeyGroups).
+	MaxKeyGroups int
 }
 
 // WindowAgg is the keyed window aggregate operator. See the file comment.
 type WindowAgg struct {
-	keys     []int
-	calls    []AggCall
-	agg      *aggregator
-	spec     WindowSpec
-	late     func(types.Row) error
-	nAggs    int
-	lateRows atomic.Int64
-	wm       int64
+	keys      []int
+	calls     []AggCall
+	agg       *aggregator
+	spec      WindowSpec
+	late      func(types.Row) error
+	nAggs     int
+	lateRows  atomic.Int64
+	wm        int64
+	maxGroups int
 
 	// interned group keys
 	keyIDs  map[string]int32
@@ -102,6 +106,8 @@ type WindowAgg struct {
 	spareAccs [][]Accumulator
 
 	out aggOut
+
+	ckState windowAggState // windowagg_state.go
 }
 
 var (
@@ -113,6 +119,7 @@ var (
 type windowKey struct {
 	str  string // map key in keyIDs; also the key values (decodeGroupKey)
 	refs int32  // open groups (windows or sessions) of this key
+	kg   uint16 // key group
 }
 
 type windowGroupCache struct {
@@ -125,6 +132,10 @@ type windowBucket struct {
 	slot map[int32]int32 // key id → group index
 	ids  []int32         // key id of each group, in creation order
 	accs []Accumulator   // group i owns accs[i*nAggs : (i+1)*nAggs]
+	// checkpointing: per group groupDirty|groupPersisted, and the dirty
+	// groups since the last snapshot
+	st    []uint8
+	dirty []int32
 }
 
 type keySessions struct {
@@ -175,6 +186,10 @@ func NewWindowAgg(cfg WindowAggConfig) (*WindowAgg, error) {
 		wm:     MinWatermark,
 		keyIDs: make(map[string]int32),
 		wins:   make(map[Window]*windowBucket),
+	}
+	w.maxGroups = cfg.MaxKeyGroups
+	if w.maxGroups <= 0 {
+		w.maxGroups = DefaultMaxKeyGroups
 	}
 	switch s := cfg.Window; s.Kind {
 	case WindowHop:
@@ -234,6 +249,9 @@ func (w *WindowAgg) processTumble(rows []types.Row) error {
 		}
 		gi := int(w.group(bw, w.intern(row), 0))
 		w.agg.add(bw.accs[gi*n:gi*n+n], row)
+		if w.ckState.track {
+			w.markDirty(bw, gi)
+		}
 	}
 	return nil
 }
@@ -270,6 +288,9 @@ func (w *WindowAgg) processMulti(rows []types.Row) error {
 			}
 			gi := int(w.group(bw, id, way))
 			w.agg.add(bw.accs[gi*n:gi*n+n], row)
+			if w.ckState.track {
+				w.markDirty(bw, gi)
+			}
 		}
 	}
 	return nil
@@ -326,6 +347,9 @@ func (w *WindowAgg) processSession(rows []types.Row) error {
 			accs = ks.st[lo].accs
 		}
 		w.agg.add(accs, row)
+		if w.ckState.track {
+			w.markKeyDirty(id)
+		}
 	}
 	return nil
 }
@@ -347,21 +371,7 @@ func (w *WindowAgg) intern(row types.Row) int32 {
 	if id, ok := w.keyIDs[string(w.keyBuf)]; ok {
 		return id
 	}
-	var id int32
-	if n := len(w.freeIDs); n > 0 {
-		id = w.freeIDs[n-1]
-		w.freeIDs = w.freeIDs[:n-1]
-	} else {
-		id = int32(len(w.keyInfo))
-		w.keyInfo = append(w.keyInfo, windowKey{})
-		if w.spec.Kind != WindowSession {
-			w.keyCache = append(w.keyCache, make([]windowGroupCache, w.ways)...)
-		}
-	}
-	s := string(w.keyBuf)
-	w.keyInfo[id] = windowKey{str: s}
-	w.keyIDs[s] = id
-	return id
+	return w.internKey(string(w.keyBuf), uint16(types.KeyHash(row, w.keys)%uint64(w.maxGroups)))
 }
 
 // unref drops one reference to key id, forgetting the key at zero.
@@ -420,6 +430,7 @@ func (w *WindowAgg) group(bw *windowBucket, id int32, way int) int32 {
 		gi = int32(len(bw.ids))
 		bw.ids = append(bw.ids, id)
 		bw.slot[id] = gi
+		bw.st = append(bw.st, 0)
 		for range w.nAggs {
 			bw.accs = append(bw.accs, Accumulator{})
 		}
@@ -471,6 +482,9 @@ func (w *WindowAgg) fireBuckets(out Emitter) error {
 		bw := w.pending[0]
 		w.pending = aggHeapPop(w.pending, bucketLess)
 		delete(w.wins, bw.win)
+		if w.ckState.track {
+			w.forgetBucket(bw)
+		}
 		for i, b := range w.wayWins {
 			if b == bw {
 				w.wayWins[i] = nil
@@ -497,6 +511,8 @@ func (w *WindowAgg) fireBuckets(out Emitter) error {
 		}
 		clear(bw.slot)
 		bw.ids = bw.ids[:0]
+		bw.st = bw.st[:0]
+		bw.dirty = bw.dirty[:0]
 		clear(bw.accs)
 		bw.accs = bw.accs[:0]
 		w.spare = append(w.spare, bw)
@@ -519,6 +535,9 @@ func (w *WindowAgg) fireSessions(out Emitter) error {
 			continue
 		}
 		w.fired = append(w.fired, firedSession{win: ks.wins[i], seq: ks.st[i].seq, id: t.id, accs: ks.st[i].accs})
+		if w.ckState.track {
+			w.markKeyDirty(t.id)
+		}
 		ks.wins = slices.Delete(ks.wins, i, i+1)
 		ks.st = slices.Delete(ks.st, i, i+1)
 	}

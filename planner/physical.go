@@ -2,6 +2,8 @@ package planner
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"sort"
 	"strings"
@@ -263,6 +265,7 @@ func (b *builder) build(n Node) (*PNode, error) {
 		proctime := t.Proctime
 		p.operator = func(tc *exec.TaskContext) (exec.Operator, error) {
 			c := cfg
+			c.MaxKeyGroups = tc.MaxKeyGroups
 			var lateOut exec.Emitter
 			if hasLate {
 				lateOut = tc.Side(1)
@@ -302,7 +305,11 @@ func (b *builder) build(n Node) (*PNode, error) {
 		}
 		p.Inputs = []PEdge{b.edgeTo(in, p, keys)}
 		cfg := exec.GroupAggConfig{Keys: t.Keys, Aggs: t.Aggs, InputUpdating: in.Changelog}
-		p.operator = func(*exec.TaskContext) (exec.Operator, error) { return exec.NewGroupAgg(cfg) }
+		p.operator = func(tc *exec.TaskContext) (exec.Operator, error) {
+			c := cfg
+			c.MaxKeyGroups = tc.MaxKeyGroups
+			return exec.NewGroupAgg(c)
+		}
 		return p, nil
 	case *Union:
 		var ins []*PNode
@@ -475,7 +482,7 @@ func (p *Plan) Job() *exec.JobSpec {
 			index[n] = index[h]
 			continue
 		}
-		v := &exec.Vertex{Name: n.label(), Parallelism: n.Parallelism, Outputs: n.outputs,
+		v := &exec.Vertex{Name: n.label(), StateID: n.ID, Parallelism: n.Parallelism, Outputs: n.outputs,
 			NewSource: n.source, Source: n.srcCfg, NewOperator: n.operator, NewSink: n.sink}
 		for _, e := range n.Inputs {
 			from := e.From
@@ -516,6 +523,38 @@ func (p *Plan) LateReport() []string {
 // Run executes the plan.
 func (p *Plan) Run(ctx context.Context) error {
 	return exec.Run(ctx, p.Job())
+}
+
+// RunWithCheckpoints executes the plan taking checkpoints as ck says; the
+// plan's fingerprint is filled in.
+func (p *Plan) RunWithCheckpoints(ctx context.Context, ck *exec.CheckpointConfig) error {
+	spec := p.Job()
+	c := *ck
+	c.Fingerprint = p.Fingerprint()
+	spec.Checkpoint = &c
+	return exec.Run(ctx, spec)
+}
+
+// Fingerprint identifies what a checkpoint of this plan contains: the
+// operators, their ids, details, state and hash keys — not their
+// parallelism or chaining, so a job can be restored at another parallelism.
+func (p *Plan) Fingerprint() string {
+	h := sha256.New()
+	fmt.Fprintf(h, "weir plan v1 key-groups=%d\n", p.opts.MaxKeyGroups)
+	for _, n := range p.Nodes {
+		fmt.Fprintf(h, "%s changelog=%v state=%q\n", n.label(), n.Changelog, n.State)
+		for _, d := range n.Details {
+			fmt.Fprintf(h, "  %q\n", d)
+		}
+		for _, e := range n.Inputs {
+			fmt.Fprintf(h, "  <- %s output=%d input=%d", e.From.label(), e.Output, e.Input)
+			if e.Kind == exec.Hash {
+				fmt.Fprintf(h, " hash%q", e.KeyNames)
+			}
+			fmt.Fprintln(h)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 func (n *PNode) label() string {

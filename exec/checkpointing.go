@@ -1,0 +1,895 @@
+package exec
+
+// Checkpointing in the runtime (DESIGN §6–7): who does what.
+//
+//   - The coordinator (checkpoint.Coordinator) runs on the driver goroutine.
+//     Its Trigger creates the checkpoint directory and hands the id to every
+//     source subtask's injector goroutine.
+//   - A source injector takes the source's output lock (so it never cuts a
+//     batch from the position recorded with it), copies the split positions
+//     and emits Barrier(n) on every output, then acks with the positions.
+//   - A subtask with inputs feeds every message through an Aligner. On
+//     Snapshot(n): a Snapshotter operator writes its changes since its last
+//     snapshot into an arena (the synchronous phase: no Badger, no I/O),
+//     hands it to the state writer and forwards the barrier; a sink
+//     pre-commits and acks with its handle; other operators ack at once.
+//     On Cancel(n) the subtask declines n.
+//   - The state writer goroutine applies arenas to the process's Badger DB
+//     at version n as they arrive, and once every stateful subtask's arena
+//     of n is in, streams DB.Snapshot(n, since parent) into the checkpoint
+//     directory (the asynchronous phase, on its own goroutine) and acks for
+//     every stateful subtask and for the pseudo-task "state".
+//   - On Complete the driver writes _metadata (with the plan fingerprint),
+//     retains the newest checkpoints, acknowledges the epoch to Badger and
+//     signals the sinks, which Commit on their own goroutine.
+//   - A task that has finished (end of input) acks later checkpoints by
+//     itself: a source with its final positions, a stateful operator with
+//     a final arena that removes what it had persisted.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/weirsql/weir/checkpoint"
+	"github.com/weirsql/weir/state"
+)
+
+// CheckpointConfig turns on checkpointing for a job (JobSpec.Checkpoint).
+type CheckpointConfig struct {
+	Mode    DeliveryMode
+	Storage checkpoint.Storage
+	// Coordinator settings; Tasks is filled in by Run.
+	Coordinator checkpoint.Config
+	// Retain is how many complete checkpoints are kept (default 3).
+	Retain int
+	// AlignTimeout and MaxHeld bound exactly-once alignment (defaults: the
+	// checkpoint timeout, 1,000,000 rows). When one trips, the subtask
+	// declines the checkpoint and releases what it held.
+	AlignTimeout time.Duration
+	MaxHeld      int
+	// StateDir is an empty or absent directory for the Badger state DB; it
+	// is removed when Run returns. Empty: a temporary directory.
+	StateDir string
+	// Restore, if set, is the checkpoint or savepoint to resume from.
+	Restore *checkpoint.Checkpoint
+	// Fingerprint identifies the plan; a restore refuses a checkpoint taken
+	// by a different plan.
+	Fingerprint string
+	// Clock drives the coordinator (nil: the wall clock).
+	Clock checkpoint.Clock
+	// Control, if set, is bound to the running job for savepoint requests.
+	Control *CheckpointControl
+	// OnEvent, if set, is told about completed and aborted checkpoints and
+	// warnings. Called from the driver goroutine; must not block for long.
+	OnEvent func(CheckpointEvent)
+}
+
+// CheckpointEvent reports what happened to a checkpoint.
+type CheckpointEvent struct {
+	Kind     string // "completed", "aborted", "warning"
+	ID       uint64
+	Dir      string
+	Reason   string
+	Metadata *checkpoint.Metadata
+}
+
+// CheckpointControl lets another goroutine ask a running job for savepoints.
+type CheckpointControl struct {
+	d atomic.Pointer[checkpoint.Driver]
+}
+
+// ErrNotCheckpointing is returned by CheckpointControl when no job runs.
+var ErrNotCheckpointing = errors.New("the job is not running with checkpoints")
+
+// Savepoint asks for a savepoint now.
+func (c *CheckpointControl) Savepoint() error {
+	if d := c.d.Load(); d != nil {
+		return d.Savepoint()
+	}
+	return ErrNotCheckpointing
+}
+
+// StopWithSavepoint asks for a savepoint after which the job stops; Run then
+// returns a *StoppedError.
+func (c *CheckpointControl) StopWithSavepoint() error {
+	if d := c.d.Load(); d != nil {
+		return d.StopWithSavepoint()
+	}
+	return ErrNotCheckpointing
+}
+
+// StoppedError is returned by Run when the job stopped with a savepoint.
+type StoppedError struct {
+	SavepointID uint64
+	Dir         string
+}
+
+func (e *StoppedError) Error() string {
+	return fmt.Sprintf("stopped with savepoint %d at %s", e.SavepointID, e.Dir)
+}
+
+// RestoreError says why a job cannot resume from a checkpoint.
+type RestoreError struct {
+	Dir string
+	Err error
+}
+
+func (e *RestoreError) Error() string { return fmt.Sprintf("restore from %s: %v", e.Dir, e.Err) }
+func (e *RestoreError) Unwrap() error { return e.Err }
+
+// stateTask is the pseudo-task that acks the asynchronous state snapshot.
+var stateTask = checkpoint.TaskID{Vertex: "state", Subtask: 0}
+
+// Properties stored in a checkpoint's metadata (Metadata.Job).
+const (
+	propPlan      = "plan"
+	propKeyGroups = "max_key_groups"
+	propMode      = "mode"
+)
+
+type arenaMsg struct {
+	id          uint64
+	task        checkpoint.TaskID
+	ch          *state.Changes
+	sync, align time.Duration
+	final       bool // the task finished: counts for every later checkpoint
+}
+
+type pendingState struct {
+	got     map[checkpoint.TaskID]arenaMsg
+	applied bool
+}
+
+// ckptRun is one job's checkpointing.
+type ckptRun struct {
+	cfg      *CheckpointConfig
+	spec     *JobSpec
+	storage  checkpoint.Storage
+	driver   *checkpoint.Driver
+	db       *state.DB
+	stateDir string
+	props    map[string]string
+	fail     func(error)
+	stop     func(err error)
+
+	mu        sync.Mutex
+	locs      map[uint64]checkpoint.Location
+	triggers  map[uint64]checkpoint.Trigger
+	done      map[checkpoint.TaskID]checkpoint.AckInfo // finished tasks: their ack
+	lastAck   map[checkpoint.TaskID]uint64
+	injectors []*sourceOut
+	sinks     []*task
+	stopID    uint64 // savepoint after which sinks stop (0: none)
+	stopErr   atomic.Pointer[StoppedError]
+	nStopped  int
+	firstID   uint64
+
+	stateful []checkpoint.TaskID
+	arenas   chan arenaMsg
+	pend     map[uint64]*pendingState
+	finals   map[checkpoint.TaskID]bool
+	asyncWG  sync.WaitGroup
+
+	// restore inputs, by vertex name
+	positions map[string]map[string]int64
+	sinkHands map[string][]SinkHandle // vertex → old subtask handles (index = old subtask)
+}
+
+func newCkptRun(spec *JobSpec) (*ckptRun, error) {
+	cfg := spec.Checkpoint
+	if cfg.Storage == nil {
+		return nil, errors.New("checkpointing needs checkpoint storage")
+	}
+	if cfg.Retain <= 0 {
+		cfg.Retain = 3
+	}
+	if cfg.AlignTimeout <= 0 {
+		cfg.AlignTimeout = cfg.Coordinator.Timeout
+	}
+	if cfg.MaxHeld <= 0 {
+		cfg.MaxHeld = 1_000_000
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = checkpoint.RealClock{}
+	}
+	ck := &ckptRun{
+		cfg: cfg, spec: spec, storage: cfg.Storage,
+		locs: map[uint64]checkpoint.Location{}, triggers: map[uint64]checkpoint.Trigger{},
+		done: map[checkpoint.TaskID]checkpoint.AckInfo{}, lastAck: map[checkpoint.TaskID]uint64{},
+		pend: map[uint64]*pendingState{}, finals: map[checkpoint.TaskID]bool{},
+		props: map[string]string{
+			propPlan:      cfg.Fingerprint,
+			propKeyGroups: strconv.Itoa(spec.MaxKeyGroups),
+			propMode:      cfg.Mode.String(),
+		},
+	}
+	dir := cfg.StateDir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "weir-state-")
+		if err != nil {
+			return nil, fmt.Errorf("state directory: %w", err)
+		}
+		if err := os.Remove(d); err != nil { // state.Restore wants it absent or empty
+			return nil, err
+		}
+		dir = d
+	}
+	ck.stateDir = dir
+	if cfg.Restore != nil {
+		if err := ck.loadRestore(); err != nil {
+			return nil, &RestoreError{Dir: cfg.Restore.Dir, Err: err}
+		}
+	} else {
+		db, err := state.Open(dir)
+		if err != nil {
+			return nil, err
+		}
+		ck.db = db
+	}
+	return ck, nil
+}
+
+// loadRestore checks the checkpoint against the job and rebuilds the state DB.
+func (ck *ckptRun) loadRestore() error {
+	cp := ck.cfg.Restore
+	md := cp.Metadata
+	if got := md.Job[propPlan]; got != ck.cfg.Fingerprint {
+		return fmt.Errorf("the checkpoint was taken by a different query or plan (plan %q, this job %q); restore it with the same SQL and options, or start without --restore", short(got), short(ck.cfg.Fingerprint))
+	}
+	if got := md.Job[propKeyGroups]; got != strconv.Itoa(ck.spec.MaxKeyGroups) {
+		return fmt.Errorf("the checkpoint uses %s key groups, this job %d; key groups are fixed when a job is first created", got, ck.spec.MaxKeyGroups)
+	}
+	ck.positions = map[string]map[string]int64{}
+	ck.sinkHands = map[string][]SinkHandle{}
+	var stateFiles []string
+	for _, tm := range md.Tasks {
+		for _, p := range tm.SourcePositions {
+			m := ck.positions[p.Source]
+			if m == nil {
+				m = map[string]int64{}
+				ck.positions[p.Source] = m
+			}
+			name := p.Split
+			if name == "" {
+				name = strconv.Itoa(int(p.Partition))
+			}
+			m[name] = p.Offset
+		}
+		v := tm.Task.Vertex
+		if tm.Task == stateTask {
+			for _, h := range tm.Handles {
+				stateFiles = append(stateFiles, h.Path)
+			}
+			continue
+		}
+		if ck.isSinkVertex(v) {
+			hs := ck.sinkHands[v]
+			for len(hs) <= tm.Task.Subtask {
+				hs = append(hs, SinkHandle{Subtask: len(hs)})
+			}
+			hs[tm.Task.Subtask].Data = tm.SinkHandle
+			ck.sinkHands[v] = hs
+		}
+	}
+	// The chain: parents (nearest first) reversed, then this one.
+	var files []string
+	for i := len(md.Parents) - 1; i >= 0; i-- {
+		pdir := filepath.Join(filepath.Dir(cp.Dir), "chk-"+strconv.FormatUint(md.Parents[i], 10))
+		pmd, err := readMetadataFile(pdir)
+		if err != nil {
+			return err
+		}
+		for _, tm := range pmd.Tasks {
+			if tm.Task == stateTask {
+				for _, h := range tm.Handles {
+					files = append(files, filepath.Join(pdir, h.Path))
+				}
+			}
+		}
+	}
+	for _, f := range stateFiles {
+		files = append(files, filepath.Join(cp.Dir, f))
+	}
+	if len(files) == 0 {
+		db, err := state.Open(ck.stateDir)
+		if err != nil {
+			return err
+		}
+		ck.db = db
+		return nil
+	}
+	var readers []io.Reader
+	for _, f := range files {
+		fh, err := os.Open(f)
+		if err != nil {
+			for _, r := range readers {
+				r.(*os.File).Close()
+			}
+			return fmt.Errorf("state file: %w", err)
+		}
+		readers = append(readers, fh)
+	}
+	defer func() {
+		for _, r := range readers {
+			r.(*os.File).Close()
+		}
+	}()
+	db, err := state.Restore(ck.stateDir, readers[0], readers[1:], nil)
+	if err != nil {
+		return err
+	}
+	ck.db = db
+	return nil
+}
+
+func readMetadataFile(dir string) (checkpoint.Metadata, error) {
+	var md checkpoint.Metadata
+	b, err := os.ReadFile(filepath.Join(dir, checkpoint.MetadataFile))
+	if err != nil {
+		return md, fmt.Errorf("parent checkpoint: %w", err)
+	}
+	if err := json.Unmarshal(b, &md); err != nil {
+		return md, fmt.Errorf("parent checkpoint %s: %w", dir, err)
+	}
+	return md, nil
+}
+
+func short(s string) string {
+	if len(s) > 12 {
+		return s[:12]
+	}
+	return s
+}
+
+func (ck *ckptRun) isSinkVertex(name string) bool {
+	for _, v := range ck.spec.Vertices {
+		if v.Name == name {
+			return v.NewSink != nil
+		}
+	}
+	return false
+}
+
+// prepare wires the created tasks: restore hooks, sink recovery and the task
+// list. Called on Run's goroutine before any subtask starts.
+func (ck *ckptRun) prepare(tasks []*task) error {
+	var ids []checkpoint.TaskID
+	for _, t := range tasks {
+		id := t.taskID()
+		ids = append(ids, id)
+		t.ck = ck
+		switch {
+		case t.source != nil:
+			r, ok := t.source.(Resumable)
+			if !ok {
+				return fmt.Errorf("%s: this source cannot resume from a checkpoint; run the job without checkpoints", t.v.Name)
+			}
+			names := r.SplitNames()
+			if len(names) != t.source.Splits() {
+				return fmt.Errorf("%s: source names %d splits, has %d", t.v.Name, len(names), t.source.Splits())
+			}
+			if ck.cfg.Restore != nil {
+				if err := r.Resume(ck.positions[t.v.Name]); err != nil {
+					return &RestoreError{Dir: ck.cfg.Restore.Dir, Err: fmt.Errorf("%s: %w", t.v.Name, err)}
+				}
+			}
+			t.so.names = names
+			t.so.pos = make([]int64, len(names))
+			t.trig = make(chan uint64, 8)
+			ck.injectors = append(ck.injectors, t.so)
+		case t.sink != nil:
+			tp, ok := t.sink.(TwoPhaseSink)
+			if !ok {
+				ck.event(CheckpointEvent{Kind: "warning", Reason: fmt.Sprintf("%s does not take part in checkpoints: its output is not exactly-once after a restore", t.v.Name)})
+				break
+			}
+			var rec []SinkHandle
+			for _, h := range ck.sinkHands[t.v.Name] {
+				if h.Subtask%t.tc.Parallelism == t.tc.Subtask {
+					rec = append(rec, h)
+				}
+			}
+			if err := tp.StartCheckpointing(ck.cfg.Mode, rec); err != nil {
+				return fmt.Errorf("%s: %w", t.v.Name, err)
+			}
+			t.commitSig = make(chan struct{}, 1)
+			ck.sinks = append(ck.sinks, t)
+		case t.op != nil:
+			if _, ok := t.op.(Snapshotter); ok {
+				ck.stateful = append(ck.stateful, id)
+				t.opID = t.stateID()
+			}
+			if r, ok := t.op.(Restorer); ok && ck.cfg.Restore != nil {
+				op, first, last := uint32(t.stateID()), uint16(t.tc.FirstGroup), uint16(t.tc.LastGroup)
+				err := r.RestoreState(func(fn func(kg uint16, key, ns, value []byte) error) error {
+					return ck.db.ScanOperator(op, first, last, fn)
+				})
+				if err != nil {
+					return &RestoreError{Dir: ck.cfg.Restore.Dir, Err: fmt.Errorf("%s (subtask %d): %w", t.v.Name, t.tc.Subtask+1, err)}
+				}
+			}
+		}
+		if t.source == nil {
+			a, err := NewAligner(AlignerConfig{Inputs: max(1, t.io.nInputs), Mode: AlignMode(ck.cfg.Mode),
+				Timeout: ck.cfg.AlignTimeout, MaxHeld: ck.cfg.MaxHeld})
+			if err != nil {
+				return err
+			}
+			t.aligner = a
+		}
+	}
+	if len(ck.stateful) > 0 {
+		ids = append(ids, stateTask)
+	}
+	ck.arenas = make(chan arenaMsg, 4*len(ck.stateful)+4)
+	cc := ck.cfg.Coordinator
+	cc.Tasks = ids
+	first := uint64(1)
+	if ck.cfg.Restore != nil {
+		first = ck.cfg.Restore.Metadata.ID + 1
+	}
+	ck.firstID = first
+	coord, err := checkpoint.NewCoordinatorFrom(cc, ck.cfg.Clock.Now(), first)
+	if err != nil {
+		return err
+	}
+	tick := min(cc.Interval, cc.Timeout) / 10
+	tick = max(tick, time.Millisecond)
+	ck.driver = checkpoint.NewDriver(coord, ck.cfg.Clock, tick, checkpoint.Callbacks{
+		OnTrigger:  ck.onTrigger,
+		OnComplete: ck.onComplete,
+		OnAbort:    ck.onAbort,
+		OnStop:     ck.onStop,
+	})
+	if ck.cfg.Control != nil {
+		ck.cfg.Control.d.Store(ck.driver)
+	}
+	if _, err := ck.storage.CleanupIncomplete(); err != nil {
+		ck.event(CheckpointEvent{Kind: "warning", Reason: "cleaning up incomplete checkpoints: " + err.Error()})
+	}
+	return nil
+}
+
+// start runs the driver and the state writer; they stop when ctx ends.
+func (ck *ckptRun) start(ctx context.Context, wg *sync.WaitGroup) {
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		err := ck.driver.Run(ctx)
+		var fe *checkpoint.FailError
+		if errors.As(err, &fe) {
+			ck.fail(fmt.Errorf("checkpointing: %s", fe.Reason))
+		} else if err != nil && ctx.Err() == nil {
+			ck.fail(fmt.Errorf("checkpointing: %w", err))
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		ck.stateWriter(ctx)
+	}()
+	for _, t := range ck.injectors {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t.injectLoop(ctx)
+		}()
+	}
+}
+
+// close releases the state DB and directory after every goroutine stopped.
+func (ck *ckptRun) close() {
+	ck.asyncWG.Wait()
+	if ck.cfg.Control != nil {
+		ck.cfg.Control.d.Store(nil)
+	}
+	if ck.db != nil {
+		_ = ck.db.Close()
+	}
+	_ = os.RemoveAll(ck.stateDir)
+}
+
+func (ck *ckptRun) event(e CheckpointEvent) {
+	if ck.cfg.OnEvent != nil {
+		ck.cfg.OnEvent(e)
+	}
+}
+
+func (ck *ckptRun) onTrigger(t checkpoint.Trigger) {
+	loc, err := ck.storage.Create(t.ID, t.Kind, t.Time)
+	if err != nil {
+		_ = ck.driver.Decline(t.ID, stateTask, err.Error())
+		return
+	}
+	ck.mu.Lock()
+	ck.locs[t.ID] = loc
+	ck.triggers[t.ID] = t
+	for id, info := range ck.done {
+		ck.ackLocked(t.ID, id, info)
+	}
+	injectors := ck.injectors
+	ck.mu.Unlock()
+	for _, so := range injectors {
+		select {
+		case so.t.trig <- t.ID:
+		default:
+			_ = ck.driver.Decline(t.ID, so.t.taskID(), "source busy with earlier barriers")
+		}
+	}
+	ck.arenas <- arenaMsg{id: t.ID} // tells the state writer about the trigger
+}
+
+func (ck *ckptRun) ackLocked(id uint64, task checkpoint.TaskID, info checkpoint.AckInfo) {
+	if ck.lastAck[task] >= id {
+		return
+	}
+	ck.lastAck[task] = id
+	_ = ck.driver.Ack(id, task, info)
+}
+
+func (ck *ckptRun) ack(id uint64, task checkpoint.TaskID, info checkpoint.AckInfo) {
+	ck.mu.Lock()
+	ck.ackLocked(id, task, info)
+	ck.mu.Unlock()
+}
+
+// finished records that a task ended: it acks every pending and later
+// checkpoint with info (stateful operators go through the state writer).
+func (ck *ckptRun) finished(task checkpoint.TaskID, info checkpoint.AckInfo) {
+	ck.mu.Lock()
+	defer ck.mu.Unlock()
+	ck.done[task] = info
+	for id := range ck.triggers {
+		ck.ackLocked(id, task, info)
+	}
+}
+
+func (ck *ckptRun) onComplete(c checkpoint.Complete) error {
+	ck.mu.Lock()
+	loc, ok := ck.locs[c.ID]
+	ck.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("checkpoint %d: no directory", c.ID)
+	}
+	md := c.Metadata
+	md.Job = ck.props
+	if err := ck.storage.Commit(loc, md); err != nil {
+		ck.event(CheckpointEvent{Kind: "aborted", ID: c.ID, Dir: loc.Dir, Reason: err.Error()})
+		return err
+	}
+	ck.db.Acknowledge(c.ID)
+	ck.mu.Lock()
+	for id := range ck.triggers {
+		if id <= c.ID {
+			delete(ck.triggers, id)
+			delete(ck.locs, id)
+		}
+	}
+	sinks := ck.sinks
+	ck.mu.Unlock()
+	for _, t := range sinks {
+		t.signalCommit(c.ID)
+	}
+	if md.Kind == checkpoint.KindCheckpoint {
+		if _, err := ck.storage.Retain(ck.cfg.Retain, c.InUse...); err != nil {
+			ck.event(CheckpointEvent{Kind: "warning", ID: c.ID, Reason: "removing old checkpoints: " + err.Error()})
+		}
+	}
+	ck.event(CheckpointEvent{Kind: "completed", ID: c.ID, Dir: loc.Dir, Metadata: &md})
+	return nil
+}
+
+func (ck *ckptRun) onAbort(a checkpoint.Abort) {
+	ck.mu.Lock()
+	loc, ok := ck.locs[a.ID]
+	delete(ck.locs, a.ID)
+	delete(ck.triggers, a.ID)
+	ck.mu.Unlock()
+	if ok {
+		// the async phase may still be writing into it; it fails harmlessly
+		_ = ck.storage.Discard(loc)
+	}
+	ck.event(CheckpointEvent{Kind: "aborted", ID: a.ID, Dir: loc.Dir, Reason: a.Reason})
+}
+
+// onStop: the stop-with-savepoint completed. Sinks stop after committing it;
+// if there is none the job stops now.
+func (ck *ckptRun) onStop(s checkpoint.Stop) {
+	ck.mu.Lock()
+	ck.stopID = s.SavepointID
+	sinks := ck.sinks
+	ck.mu.Unlock()
+	dir := ""
+	if es, err := ck.storage.List(); err == nil {
+		for _, e := range es {
+			if e.Kind == checkpoint.KindSavepoint && e.ID == s.SavepointID {
+				dir = e.Dir
+			}
+		}
+	}
+	serr := &StoppedError{SavepointID: s.SavepointID, Dir: dir}
+	if len(sinks) == 0 {
+		ck.stop(serr)
+		return
+	}
+	ck.stopErr.Store(serr)
+	for _, t := range sinks {
+		t.signalCommit(s.SavepointID)
+	}
+}
+
+// stateWriter applies arenas and starts the asynchronous snapshots.
+func (ck *ckptRun) stateWriter(ctx context.Context) {
+	for {
+		var m arenaMsg
+		select {
+		case m = <-ck.arenas:
+		case <-ctx.Done():
+			return
+		}
+		if m.ch == nil && !m.final {
+			ck.pending(m.id) // a trigger
+			ck.maybeSnapshot(ctx, m.id)
+			continue
+		}
+		if m.ch != nil && m.ch.Len() > 0 {
+			if err := ck.db.Apply(m.id, m.ch); err != nil {
+				ck.fail(fmt.Errorf("checkpoint %d: writing state: %w", m.id, err))
+				return
+			}
+		}
+		if m.final {
+			ck.finals[m.task] = true
+		}
+		ck.pending(m.id).got[m.task] = m
+		ck.maybeSnapshot(ctx, m.id)
+	}
+}
+
+func (ck *ckptRun) pending(id uint64) *pendingState {
+	p := ck.pend[id]
+	if p == nil {
+		p = &pendingState{got: map[checkpoint.TaskID]arenaMsg{}}
+		ck.pend[id] = p
+	}
+	return p
+}
+
+func (ck *ckptRun) maybeSnapshot(ctx context.Context, id uint64) {
+	if len(ck.stateful) == 0 {
+		return
+	}
+	p := ck.pend[id]
+	if p == nil || p.applied {
+		return
+	}
+	for _, t := range ck.stateful {
+		if _, ok := p.got[t]; !ok && !ck.finals[t] {
+			return
+		}
+	}
+	ck.mu.Lock()
+	trig, ok := ck.triggers[id]
+	loc := ck.locs[id]
+	ck.mu.Unlock()
+	if !ok {
+		if _, known := ck.pend[id]; known && len(p.got) > 0 {
+			// aborted (or not yet triggered here): the arenas are applied
+			// and belong to the next checkpoint's delta.
+		}
+		delete(ck.pend, id)
+		return
+	}
+	p.applied = true
+	for old := range ck.pend {
+		if old < id {
+			delete(ck.pend, old)
+		}
+	}
+	got := p.got
+	delete(ck.pend, id)
+	since := trig.Parent
+	if trig.Full {
+		since = 0
+	}
+	ck.asyncWG.Add(1)
+	go func() {
+		defer ck.asyncWG.Done()
+		start := time.Now()
+		pr, pw := io.Pipe()
+		var stats state.SnapshotStats
+		go func() {
+			var err error
+			stats, err = ck.db.Snapshot(id, since, pw)
+			pw.CloseWithError(err)
+		}()
+		name := "state-" + strconv.FormatUint(id, 10)
+		if since == 0 {
+			name += ".full"
+		} else {
+			name += ".delta"
+		}
+		h, err := ck.storage.WriteFile(loc, name, pr)
+		pr.CloseWithError(errors.New("done"))
+		if err != nil {
+			if ctx.Err() == nil {
+				_ = ck.driver.Decline(id, stateTask, "writing state: "+err.Error())
+			}
+			return
+		}
+		async := time.Since(start)
+		for _, t := range ck.stateful {
+			m := got[t]
+			ck.ack(id, t, checkpoint.AckInfo{SyncDur: m.sync, AlignDur: m.align, AsyncDur: async})
+		}
+		ck.ack(id, stateTask, checkpoint.AckInfo{AsyncDur: async, Bytes: h.Size, Handles: []checkpoint.StateHandle{h}})
+		_ = stats
+	}()
+}
+
+// ---- per-task parts ----
+
+func (t *task) stateID() int {
+	if t.v.StateID > 0 {
+		return t.v.StateID
+	}
+	return t.vertexIndex + 1
+}
+
+func (t *task) taskID() checkpoint.TaskID {
+	return checkpoint.TaskID{Vertex: t.v.Name, Subtask: t.tc.Subtask}
+}
+
+func (t *task) signalCommit(id uint64) {
+	for {
+		cur := t.commitID.Load()
+		if id <= cur || t.commitID.CompareAndSwap(cur, id) {
+			break
+		}
+	}
+	select {
+	case t.commitSig <- struct{}{}:
+	default:
+	}
+}
+
+// onCommitSignal commits a two-phase sink up to the newest completed id.
+func (t *task) onCommitSignal() error {
+	id := t.commitID.Load()
+	if id <= t.committed {
+		return nil
+	}
+	t.committed = id
+	if err := t.sink.(TwoPhaseSink).Commit(id); err != nil {
+		return fmt.Errorf("committing checkpoint %d: %w", id, err)
+	}
+	if se := t.ck.stopErr.Load(); se != nil && id >= se.SavepointID {
+		return errStopped
+	}
+	return nil
+}
+
+// sinkStopped counts sinks that committed the stop savepoint; the job stops
+// when all have.
+func (ck *ckptRun) sinkStopped() {
+	ck.mu.Lock()
+	ck.nStopped++
+	all := ck.nStopped == len(ck.sinks)
+	ck.mu.Unlock()
+	if all {
+		ck.stop(ck.stopErr.Load())
+	}
+}
+
+// errStopped ends a sink after it committed the stop savepoint.
+var errStopped = errors.New("stopped with savepoint")
+
+// snapshot is the synchronous phase of checkpoint id in a subtask with
+// inputs, run when its aligner reports alignment.
+func (t *task) snapshot(id uint64, aligned time.Duration) error {
+	ck := t.ck
+	start := time.Now()
+	switch {
+	case t.sink != nil:
+		var h []byte
+		if tp, ok := t.sink.(TwoPhaseSink); ok {
+			var err error
+			if h, err = tp.PreCommit(id); err != nil {
+				return fmt.Errorf("pre-commit of checkpoint %d: %w", id, err)
+			}
+		}
+		ck.ack(id, t.taskID(), checkpoint.AckInfo{SyncDur: time.Since(start), AlignDur: aligned, SinkHandle: h})
+		return nil
+	case t.opID != 0:
+		t.lastSnap = id
+		ch := state.NewChanges(uint32(t.opID))
+		if err := t.op.(Snapshotter).SnapshotState(id, ch); err != nil {
+			return fmt.Errorf("snapshot of checkpoint %d: %w", id, err)
+		}
+		m := arenaMsg{id: id, task: t.taskID(), ch: ch, sync: time.Since(start), align: aligned}
+		if err := t.broadcastControl(Message{Kind: MsgBarrier, Barrier: id}); err != nil {
+			return err
+		}
+		select {
+		case ck.arenas <- m:
+		case <-t.ctx.Done():
+			return errCancelled
+		}
+		return nil
+	}
+	if err := t.broadcastControl(Message{Kind: MsgBarrier, Barrier: id}); err != nil {
+		return err
+	}
+	ck.ack(id, t.taskID(), checkpoint.AckInfo{AlignDur: aligned, SyncDur: time.Since(start)})
+	return nil
+}
+
+// finish is called when a subtask with inputs ended normally.
+func (t *task) finishCheckpointing() error {
+	ck := t.ck
+	if t.opID != 0 {
+		ch := state.NewChanges(uint32(t.opID))
+		if err := t.op.(Snapshotter).SnapshotState(0, ch); err != nil {
+			return err
+		}
+		// The first checkpoint this task did not snapshot sees it finished:
+		// the final arena belongs to that epoch and every later one.
+		id := max(t.lastSnap+1, ck.firstID)
+		select {
+		case ck.arenas <- arenaMsg{id: id, task: t.taskID(), ch: ch, final: true}:
+		case <-t.ctx.Done():
+			return errCancelled
+		}
+		return nil
+	}
+	ck.finished(t.taskID(), checkpoint.AckInfo{})
+	return nil
+}
+
+// sourcePositions lists the split positions of a source subtask.
+func (s *sourceOut) positions() []checkpoint.SourcePosition {
+	out := make([]checkpoint.SourcePosition, len(s.names))
+	for i, n := range s.names {
+		out[i] = checkpoint.SourcePosition{Source: s.t.v.Name, Split: n, Offset: s.pos[i]}
+		if p, err := strconv.ParseInt(n, 10, 32); err == nil {
+			out[i].Partition = int32(p)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Split < out[j].Split })
+	return out
+}
+
+// injectLoop emits a barrier for each triggered checkpoint.
+func (s *sourceOut) injectLoop(ctx context.Context) {
+	t := s.t
+	for {
+		var id uint64
+		select {
+		case id = <-t.trig:
+		case <-ctx.Done():
+			return
+		}
+		s.mu.Lock()
+		if s.ended {
+			s.mu.Unlock()
+			continue // finished() acks for it
+		}
+		start := time.Now()
+		pos := s.positions()
+		err := t.broadcastControl(Message{Kind: MsgBarrier, Barrier: id})
+		s.mu.Unlock()
+		if err != nil {
+			return
+		}
+		t.ck.ack(id, t.taskID(), checkpoint.AckInfo{SyncDur: time.Since(start), SourcePositions: pos})
+	}
+}
