@@ -489,6 +489,10 @@ func (ck *ckptRun) start(ctx context.Context, wg *sync.WaitGroup) {
 // close releases the state DB and directory after every goroutine stopped.
 func (ck *ckptRun) close() {
 	ck.asyncWG.Wait()
+	if ck.driver != nil {
+		// what was in flight will never complete
+		_, _ = ck.storage.CleanupIncomplete()
+	}
 	if ck.cfg.Control != nil {
 		ck.cfg.Control.d.Store(nil)
 	}

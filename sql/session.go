@@ -18,6 +18,9 @@ import (
 type Session struct {
 	cat      *Catalog
 	settings map[string]string
+	// RunJob, if set, runs the job of an INSERT INTO (for example with
+	// checkpoints); nil runs the plan as is.
+	RunJob func(ctx context.Context, p *planner.Plan) error
 }
 
 // settingDefaults are the settings SET understands, with defaults.
@@ -188,7 +191,11 @@ func (s *Session) exec(ctx context.Context, st *Statement, rs ResultSink) error 
 		if err != nil {
 			return err
 		}
-		if err := plan.Run(ctx); err != nil {
+		run := s.RunJob
+		if run == nil {
+			run = func(ctx context.Context, p *planner.Plan) error { return p.Run(ctx) }
+		}
+		if err := run(ctx, plan); err != nil {
 			return err
 		}
 		if err := reportLate(plan, rs); err != nil {

@@ -7,8 +7,9 @@
 //	weir version                  print the version
 //	weir help [command]           show help
 //
-// shell, serve and checkpoints are reserved and report "not yet
-// available".
+//	weir checkpoints DIR [ID]     list or inspect checkpoints and savepoints
+//
+// shell and serve are reserved and report "not yet available".
 //
 // Exit status: 0 success; 1 runtime or SQL error; 2 usage error; 130 when
 // cancelled by SIGINT (Ctrl-C) or SIGTERM. On the first signal the running
@@ -78,7 +79,7 @@ func init() {
 		{name: "shell", summary: "interactive SQL shell"},
 		{name: "serve", summary: "HTTP server speaking the Trino client protocol"},
 		{name: "kafka", summary: "run a development Kafka broker (kfake) on 127.0.0.1", help: kafkaHelp, run: cmdKafka},
-		{name: "checkpoints", summary: "list and inspect checkpoints and savepoints"},
+		{name: "checkpoints", summary: "list and inspect checkpoints and savepoints", help: checkpointsHelp, run: cmdCheckpoints},
 		{name: "version", summary: "print the version", run: cmdVersion},
 		{name: "help", summary: "show help for a command", run: cmdHelp},
 	}
@@ -235,6 +236,7 @@ type runOptions struct {
 	inline      string // the -e script
 	hasInline   bool   // -e was given
 	file        string // FILE, "-" for stdin; "" with -e
+	ck          ckOptions
 }
 
 // parseRunArgs parses 'weir run' arguments. Flags may come before or after
@@ -248,6 +250,7 @@ func parseRunArgs(args []string, terminal bool) (runOptions, error) {
 	fs.StringVar(&o.format, "format", "", "")
 	fs.IntVar(&o.parallelism, "parallelism", 0, "")
 	fs.StringVar(&o.inline, "e", "", "")
+	o.ck.register(fs)
 
 	var pos []string
 	for {
@@ -292,6 +295,9 @@ func parseRunArgs(args []string, terminal bool) (runOptions, error) {
 	}
 	if parallelismSet && o.parallelism < 1 {
 		return o, fmt.Errorf("--parallelism must be at least 1, got %d", o.parallelism)
+	}
+	if err := o.ck.check(); err != nil {
+		return o, err
 	}
 	switch {
 	case o.hasInline && len(pos) > 0:
@@ -355,9 +361,38 @@ func cmdRun(ctx context.Context, args []string, e *env) int {
 			return exitUsage
 		}
 	}
-	err = s.ExecScript(exec.WithStatusFunc(ctx, statusPrinter(e.stderr)), text, p)
+	jobCtx := ctx
+	var stopped *exec.StoppedError
+	if o.ck.dir != "" {
+		r := &jobRunner{o: o.ck, stderr: e.stderr, control: &exec.CheckpointControl{}}
+		s.RunJob = r.run
+		if o.ck.savepointOnStop {
+			// The first signal asks the job for a savepoint and a stop
+			// instead of cancelling it; nothing to stop yet: cancel.
+			var cancel context.CancelFunc
+			jobCtx, cancel = context.WithCancel(context.WithoutCancel(ctx))
+			defer cancel()
+			go func() {
+				select {
+				case <-ctx.Done():
+				case <-jobCtx.Done():
+					return
+				}
+				if err := r.control.StopWithSavepoint(); err != nil {
+					cancel()
+					return
+				}
+				fmt.Fprintln(e.stderr, "weir: stopping with a savepoint (Ctrl-C again to exit at once)")
+			}()
+		}
+	}
+	err = s.ExecScript(exec.WithStatusFunc(jobCtx, statusPrinter(e.stderr)), text, p)
 	closeErr := p.Close() // ends a result cut short and flushes
 
+	if errors.As(err, &stopped) {
+		fmt.Fprintf(e.stderr, "weir: %v\nResume with: weir run --checkpoint-dir %s --restore %s ...\n", stopped, o.ck.dir, stopped.Dir)
+		return exitOK
+	}
 	if ctx.Err() != nil {
 		fmt.Fprintln(e.stderr, "weir: cancelled")
 		return exitCancelled
@@ -411,6 +446,29 @@ Flags (- and -- are equivalent; flags may also follow FILE):
                       prints 2)
   --parallelism N     default parallelism of jobs (as SET 'parallelism' = 'N')
   -e SQL              run SQL given on the command line instead of a file
+
+Checkpoints (for INSERT INTO jobs; see README "Checkpoints and recovery"):
+  --checkpoint-dir DIR          take checkpoints into DIR (local or shared
+                                file system); they outlive the job
+  --checkpoint-interval D       time between checkpoints (default 10s)
+  --checkpoint-timeout D        a checkpoint not complete by then fails
+                                (default 10m)
+  --checkpoint-retain N         complete checkpoints kept (default 3)
+  --checkpoint-full-every K     every K-th checkpoint is full, the others
+                                incremental (default 10)
+  --checkpoint-tolerable-failures N
+                                fail the job after N+1 failed checkpoints in
+                                a row (default: never)
+  --delivery MODE               exactly-once (default: aligned barriers,
+                                transactional sinks) or at-least-once
+  --restore latest|PATH         resume from the newest complete checkpoint in
+                                --checkpoint-dir (falling back past corrupt
+                                ones, with a warning), or from a checkpoint
+                                or savepoint directory
+  --savepoint-on-stop           Ctrl-C takes a savepoint, then stops the job
+                                (exit 0); a second Ctrl-C exits at once
+  --state-dir DIR               where the job's working state (Badger) lives
+                                (default: a temporary directory)
 
 Formats:
   table   a box with aligned columns; widths come from the header and the

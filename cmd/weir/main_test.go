@@ -36,6 +36,7 @@ func TestParseRunArgs(t *testing.T) {
 			t.Errorf("%q: %v", tc.args, err)
 			continue
 		}
+		got.ck = ckOptions{} // checkpoint flags: TestParseCheckpointArgs
 		if got != tc.want {
 			t.Errorf("%q: got %+v, want %+v", tc.args, got, tc.want)
 		}
@@ -102,7 +103,7 @@ func TestDispatch(t *testing.T) {
 	if _, errOut, code := weir(t, "", "frobnicate"); code != exitUsage || !strings.Contains(errOut, `unknown command "frobnicate"`) {
 		t.Errorf("unknown: exit %d %q", code, errOut)
 	}
-	for _, name := range []string{"shell", "serve", "checkpoints"} {
+	for _, name := range []string{"shell", "serve"} {
 		if _, errOut, code := weir(t, "", name); code != exitUsage || errOut != "weir "+name+": not yet available\n" {
 			t.Errorf("%s: exit %d %q", name, code, errOut)
 		}
@@ -204,5 +205,31 @@ SELECT auction, price FROM bid;`)
 	}
 	if !strings.Contains(errBuf.String(), "weir: interrupted again") {
 		t.Fatalf("stderr %q", errBuf.String())
+	}
+}
+
+func TestParseCheckpointArgs(t *testing.T) {
+	o, err := parseRunArgs([]string{"--checkpoint-dir", "/x", "--checkpoint-interval", "1s", "--restore", "latest",
+		"--savepoint-on-stop", "--delivery", "at-least-once", "job.sql"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.ck.dir != "/x" || o.ck.interval != time.Second || o.ck.restore != "latest" || !o.ck.savepointOnStop ||
+		o.ck.delivery != "at-least-once" || o.ck.retain != 3 || o.ck.fullEvery != 10 {
+		t.Errorf("got %+v", o.ck)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--restore", "latest", "j.sql"}, "--restore needs --checkpoint-dir"},
+		{[]string{"--savepoint-on-stop", "j.sql"}, "--savepoint-on-stop needs --checkpoint-dir"},
+		{[]string{"--checkpoint-dir", "d", "--delivery", "twice", "j.sql"}, `unknown --delivery "twice"`},
+		{[]string{"--checkpoint-dir", "d", "--checkpoint-interval", "1ms", "j.sql"}, "--checkpoint-interval must be at least 10ms"},
+		{[]string{"--checkpoint-dir", "d", "--checkpoint-retain", "0", "j.sql"}, "--checkpoint-retain must be at least 1"},
+	} {
+		if _, err := parseRunArgs(tc.args, false); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want %q", tc.args, err, tc.want)
+		}
 	}
 }
