@@ -806,6 +806,13 @@ func (t *task) snapshot(id uint64, aligned time.Duration) error {
 	case t.sink != nil:
 		var h []byte
 		if tp, ok := t.sink.(TwoPhaseSink); ok {
+			// A completed checkpoint's commit must reach the sink before
+			// the next pre-commit, or the next checkpoint's rows would join
+			// its transaction. The completion signal is stored before the
+			// next checkpoint is triggered, so it is seen here.
+			if err := t.onCommitSignal(); err != nil {
+				return err
+			}
 			var err error
 			if h, err = tp.PreCommit(id); err != nil {
 				return fmt.Errorf("pre-commit of checkpoint %d: %w", id, err)

@@ -604,18 +604,29 @@ func (f *SourceFactory) Create(subtask, parallelism int) (exec.Source, error) {
 	if parallelism < 1 || subtask < 0 || subtask >= parallelism {
 		return nil, fmt.Errorf("datagen: bad subtask %d of %d", subtask, parallelism)
 	}
-	return &Source{g: f.g, subtask: int64(subtask), parallelism: int64(parallelism)}, nil
+	return &Source{g: f.g, sub: pace.NewSubtask("datagen source", subtask, parallelism)}, nil
 }
 
-// Source is one subtask of a datagen source: one split (0).
+// Source is one subtask of a datagen source: one split (0), plus the
+// closing splits a restore at another parallelism hands it (see Resume).
 type Source struct {
-	g           *Generator
-	subtask     int64
-	parallelism int64
+	g   *Generator
+	sub *pace.Subtask
 }
+
+var _ exec.Resumable = (*Source)(nil)
 
 // Splits is 1.
 func (s *Source) Splits() int { return 1 }
+
+// SplitNames implements exec.Resumable: subtask i of p names its split
+// "i/p", the residue class of row numbers it generates.
+func (s *Source) SplitNames() []string { return s.sub.SplitNames() }
+
+// Resume implements exec.Resumable. A position is the next row number of a
+// split. Restoring at another parallelism is exact: see the package
+// documentation.
+func (s *Source) Resume(pos map[string]int64) error { return s.sub.Resume(pos) }
 
 // Run generates the subtask's rows until the row count is reached, or
 // forever when unbounded, pacing to 'rows-per-second' when set.
@@ -624,10 +635,10 @@ func (s *Source) Run(ctx context.Context, out exec.SourceOutput) error {
 	if limit < 0 {
 		limit = math.MaxInt64
 	}
-	return pace.Sequence{
-		First: s.subtask, Step: s.parallelism, Limit: limit,
-		Rate:  s.g.rate / float64(s.parallelism),
+	return s.sub.Run(ctx, out, pace.Sequence{
+		Limit: limit,
+		Rate:  s.g.rate / float64(s.sub.Parallelism),
 		Batch: BatchSize, MaxScan: BatchSize, Width: len(s.g.cols),
 		Fill: s.g.Row,
-	}.Run(ctx, out)
+	}, nil)
 }

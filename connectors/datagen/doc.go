@@ -52,9 +52,33 @@
 // has an end (an INT or DECIMAL sequence without an end stops where the type
 // does). The table then has min('number-of-rows', end - start + 1 of every
 // such sequence) rows; each subtask calls SplitDone(0) and returns after its
-// last row. Each subtask is one split (split 0) and emits batches of up to
+// last row. Each subtask is one split (split 0; see Checkpoints for the
+// splits a restore at another parallelism adds) and emits batches of up to
 // 1024 rows; with 'rows-per-second' it paces its share (rate/p rows/s),
 // handing over a partial batch before it sleeps.
+//
+// # Checkpoints
+//
+// The source is an exec.Resumable. Subtask i of p names its split "i/p" and
+// emits every batch with exec.EmitAt; the position is the next row number of
+// the split (numbers ≡ i mod p): every row of the split below it has been
+// delivered, none at or above it. Since a row is a function of its number
+// alone, resuming from a position yields exactly the rows (the TIMESTAMP
+// sequence included) that the uninterrupted run produced after it, with or
+// without a rate (pacing changes only when rows are handed over).
+//
+// Which numbers a subtask owns depends on the parallelism, so a restore at
+// another parallelism p' cannot reuse the old splits as they are. With h the
+// largest recorded position, each old split "i/p" at position x becomes a
+// closing split "i/p<h", which delivers the numbers of its class in [x, h),
+// and the new splits "j/p'" start at h: every number below h belongs to one
+// old class and every number above to one new class, so each is delivered
+// exactly once. Closing splits are handed out among the new subtasks,
+// registered with exec.AddNamedSplit, and run to their end before the
+// subtask's own split (they hold its watermark back meanwhile); one still
+// running at the next checkpoint is recorded under its name and resumed like
+// any split, at any parallelism. The runtime must record the positions of
+// finished splits too (a finished split would otherwise start again).
 //
 // # Example
 //

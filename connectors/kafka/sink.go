@@ -20,20 +20,27 @@ import (
 // Sink option keys (besides the common ones: bootstrap servers, topic,
 // format, key.format, key.fields).
 const (
-	OptDeliveryGuarantee = "sink.delivery-guarantee" // at-least-once (default) | exactly-once (issue #4)
+	OptDeliveryGuarantee = "sink.delivery-guarantee" // unset: the job's mode | at-least-once | exactly-once (sink_txn.go)
 	OptSinkParallelism   = "sink.parallelism"        // caps the sink's parallelism
 	OptSinkBatchSize     = "sink.batch-size"         // records per partition batch; default 1000
 	OptSinkBatchTimeout  = "sink.batch-timeout"      // flush an incomplete batch after this; default 5ms
 	OptTopicCreate       = "topic.create"            // 'true': create the topic if it is missing
 	OptTopicPartitions   = "topic.partitions"        // partitions of a created topic; default 1
 	OptTopicReplication  = "topic.replication-factor"
+	// OptTransactionalIDPrefix names the exactly-once sink's transactional
+	// ids: '<prefix>-<subtask>'; default 'weir-<topic>'.
+	OptTransactionalIDPrefix = "sink.transactional-id-prefix"
+	// OptTransactionTimeout is the Kafka transaction timeout (default 15
+	// min, Kafka's default transaction.max.timeout.ms): a transaction open
+	// longer is aborted by the broker.
+	OptTransactionTimeout = "sink.transaction-timeout"
 )
 
 // sinkOptionKeys lists the option keys only the sink understands; the
 // source must accept them too (a table may be read and written).
 func sinkOptionKeys() []string {
 	return []string{OptDeliveryGuarantee, OptSinkParallelism, OptSinkBatchSize, OptSinkBatchTimeout,
-		OptTopicCreate, OptTopicPartitions, OptTopicReplication}
+		OptTopicCreate, OptTopicPartitions, OptTopicReplication, OptTransactionalIDPrefix, OptTransactionTimeout}
 }
 
 func init() {
@@ -71,6 +78,12 @@ type SinkFactory struct {
 	partitions   int
 	replication  int
 
+	// exactly-once (sink_txn.go)
+	guarantee  string // OptDeliveryGuarantee as written: "", at-least-once, exactly-once
+	txnPrefix  string
+	txnTimeout time.Duration
+	maxHeld    int64 // bytes held back between a pre-commit and its commit; 0: maxHeldBytes
+
 	// for tests
 	maxAttempts   int   // > 0: give up on a batch after this many attempts
 	maxInflight   int64 // back-pressure limit in bytes; 0: maxInflightBytes
@@ -96,12 +109,23 @@ func newSinkFactory(t *connectors.Table, c commonConfig) (connectors.SinkFactory
 		metaBackoff: 500 * time.Millisecond, openTimeout: 5 * time.Second, abortWaitTime: 2 * time.Second}
 	name := t.Name
 
-	switch g := strings.ToLower(strings.TrimSpace(t.Option(OptDeliveryGuarantee, "at-least-once"))); g {
-	case "at-least-once":
-	case "exactly-once":
-		return nil, fmt.Errorf("table %s: '%s' = 'exactly-once' arrives with checkpoints (issue #4); use 'at-least-once'", name, OptDeliveryGuarantee)
+	switch g := strings.ToLower(strings.TrimSpace(t.Option(OptDeliveryGuarantee, ""))); g {
+	case "", guaranteeAtLeastOnce, guaranteeExactlyOnce:
+		f.guarantee = g
 	default:
 		return nil, fmt.Errorf("table %s: option '%s' must be 'at-least-once' or 'exactly-once', got '%s'", name, OptDeliveryGuarantee, g)
+	}
+	f.txnPrefix = strings.TrimSpace(t.Option(OptTransactionalIDPrefix, "weir-"+c.Topic))
+	if f.txnPrefix == "" {
+		return nil, fmt.Errorf("table %s: option '%s' must not be empty", name, OptTransactionalIDPrefix)
+	}
+	f.txnTimeout = defaultTxnTimeout
+	if v, ok := t.Options[OptTransactionTimeout]; ok {
+		d, derr := parseDuration(v)
+		if derr != nil || d < time.Second || d > 24*time.Hour {
+			return nil, fmt.Errorf("table %s: option '%s' must be a duration between 1 s and 24 h such as '15 min', got '%s'", name, OptTransactionTimeout, v)
+		}
+		f.txnTimeout = d
 	}
 	var err error
 	if f.parallelism, err = intOption(t, OptSinkParallelism, 0, 1, 1024); err != nil {
@@ -226,7 +250,7 @@ func (f *SinkFactory) Create(subtask, parallelism int) (exec.Sink, error) {
 	if err := f.checkTopic(); err != nil {
 		return nil, err
 	}
-	s := &Sink{f: f, upsert: f.upsert, keyCols: f.keyCols}
+	s := &Sink{f: f, subtask: subtask, upsert: f.upsert, keyCols: f.keyCols}
 	var err error
 	if s.valEnc, err = newEncoder(f.common.Format, &f.schema, f.common.Options); err != nil {
 		return nil, fmt.Errorf("table %s: %v", f.common.Table, err)
@@ -321,6 +345,7 @@ func (f *SinkFactory) doCheckTopic() error {
 // and hands the batch to its producer.
 type Sink struct {
 	f       *SinkFactory
+	subtask int
 	upsert  bool
 	keyCols []int
 	valEnc  format.Encoder
@@ -331,6 +356,8 @@ type Sink struct {
 	spans   []span
 	bufHint int
 	done    bool
+
+	ck ckState // checkpointing (sink_txn.go); zero: the job does not checkpoint
 }
 
 // span locates one record's key and value in a Write's buffer.
@@ -344,6 +371,9 @@ type span struct {
 // until the brokers are back or the job ends). It returns a fatal delivery
 // error of an earlier batch, if any, so the job fails promptly.
 func (s *Sink) Write(b *types.Batch) error {
+	if err := s.checkMode(); err != nil {
+		return err
+	}
 	n := b.Len()
 	if n == 0 {
 		return s.prod.Err()
@@ -404,6 +434,9 @@ func (s *Sink) Write(b *types.Batch) error {
 			}
 		}
 	}
+	if s.ck.holding() {
+		return s.hold(msgs)
+	}
 	return s.prod.Send(msgs)
 }
 
@@ -417,22 +450,41 @@ func (s *Sink) SetContext(ctx context.Context) { s.pp.setContext(ctx) }
 
 // Finish waits until every record is acknowledged by all in-sync replicas
 // and returns the first delivery error.
+//
+// In exactly-once mode it also commits the open transaction, including
+// what was pre-committed for a checkpoint not yet committed.
 func (s *Sink) Finish() error {
 	if s.done {
 		return nil
 	}
+	if err := s.checkMode(); err != nil {
+		s.Abort()
+		return err
+	}
 	s.done = true
+	if s.ck.mode == ckExactlyOnce {
+		return s.finishTxn()
+	}
 	return s.prod.Close()
 }
 
 // Abort stops the producer. Records already handed to Kafka may still be
 // delivered (at-least-once has no transactions to abort).
+//
+// In exactly-once mode the open transaction is aborted, unless it was
+// pre-committed for a checkpoint: that one may be part of a completed
+// checkpoint whose commit has not arrived yet, and is left to the
+// recovery (which commits it) or to the next instance's fencing (which
+// aborts it).
 func (s *Sink) Abort() {
 	if s.done {
 		return
 	}
 	s.done = true
 	s.prod.Abort()
+	if s.ck.mode == ckExactlyOnce {
+		s.abortTxn()
+	}
 }
 
 // newEncoder builds a value or key encoder; "raw" writes the one column's

@@ -11,10 +11,10 @@ import (
 	kafkago "github.com/segmentio/kafka-go"
 )
 
-// producer is what a sink subtask writes through. The at-least-once
-// producer below sends per-partition batches itself; the exactly-once mode
-// (issue #4) adds a transactional producer behind the same interface plus
-// pre-commit (Flush at the barrier) and commit on checkpoint completion.
+// producer is what a sink subtask writes through. The producer below sends
+// per-partition batches itself; in exactly-once mode (sink_txn.go) the same
+// producer writes into a Kafka transaction (partProducer.txn), and the sink
+// pre-commits (Flush at the barrier) and commits on checkpoint completion.
 type producer interface {
 	// Send hands records over; it may return before they are delivered,
 	// and blocks while too many bytes are unacknowledged (back pressure).
@@ -97,6 +97,10 @@ type partProducer struct {
 	rr          atomic.Uint64
 	partIDs     []int // [0, nparts): used by Send only (one goroutine)
 	maxInflight int64
+
+	// txn, when set (before the first Send), makes every batch part of
+	// the sink's open Kafka transaction (sink_txn.go).
+	txn *txnState
 }
 
 // partQueue holds the records queued for one partition.
@@ -400,6 +404,9 @@ func (p *partProducer) deliver(part int, batch []kafkago.Message) error {
 }
 
 func (p *partProducer) produce(part int, batch []kafkago.Message) error {
+	if p.txn != nil {
+		return p.txn.produce(p.ctx, p.cl, p.topic, part, batch)
+	}
 	recs := make([]kafkago.Record, len(batch))
 	for i := range batch {
 		m := &batch[i]
@@ -433,9 +440,18 @@ func (p *partProducer) fatal(err error, attempt, part int) error {
 	if part >= 0 {
 		where += fmt.Sprintf(" partition %d", part)
 	}
+	var perm *permanentError
+	if errors.As(err, &perm) {
+		return fmt.Errorf("table %s: writing to %s on %s: %v", p.table, where, p.servers, perm.err)
+	}
 	var kerr kafkago.Error
 	if !errors.As(err, &kerr) {
 		return nil // network: broker gone, connection refused, timeouts
+	}
+	if p.txn != nil {
+		if ferr, ok := p.txn.fatal(kerr, err, p.table, where, p.servers); ok {
+			return ferr
+		}
 	}
 	switch kerr {
 	case kafkago.UnknownTopicOrPartition:

@@ -359,7 +359,8 @@ func TestSinkOptionErrors(t *testing.T) {
 		opts []string
 		want string
 	}{
-		{nil, []string{OptDeliveryGuarantee, "exactly-once"}, "arrives with checkpoints (issue #4)"},
+		{nil, []string{OptTransactionalIDPrefix, " "}, "must not be empty"},
+		{nil, []string{OptTransactionTimeout, "forever"}, "must be a duration between 1 s and 24 h"},
 		{nil, []string{OptDeliveryGuarantee, "maybe"}, "must be 'at-least-once' or 'exactly-once'"},
 		{nil, []string{"sink.bogus", "1"}, "unknown option 'sink.bogus'"},
 		{nil, []string{OptTopicPartitions, "0"}, "between 1 and"},

@@ -450,6 +450,122 @@ type Source struct {
 	status  retryStatus // "waiting for Kafka" while fetches retry (fetch.go)
 }
 
+var _ exec.Resumable = (*Source)(nil)
+
+// SplitNames implements exec.Resumable: split i is named after its
+// partition number ("3").
+func (s *Source) SplitNames() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	names := make([]string, len(s.parts))
+	for i, p := range s.parts {
+		names[i] = strconv.Itoa(p)
+	}
+	return names
+}
+
+// Resume implements exec.Resumable. pos holds the next offset of every
+// partition the checkpoint recorded (all subtasks'); this subtask takes
+// the partitions it owns (p mod parallelism == subtask) as start offsets,
+// overriding the startup mode. The offsets are checked against the topic
+// when Run starts (see OffsetGoneError). A recorded partition the topic
+// no longer has fails at once.
+func (s *Source) Resume(pos map[string]int64) error {
+	cfg := *s.cfg // the configuration is shared by the factory's subtasks
+	starts := make(map[int]int64, len(cfg.StartOffsets)+len(pos))
+	for p, o := range cfg.StartOffsets {
+		starts[p] = o
+	}
+	owned := map[int]bool{}
+	for _, p := range s.parts {
+		owned[p] = true
+	}
+	names := make([]string, 0, len(pos))
+	for name := range pos {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		o := pos[name]
+		p, err := strconv.Atoi(name)
+		if err != nil || p < 0 {
+			return fmt.Errorf("kafka source %s: the checkpoint names split '%s' of topic %s, which is not a partition number (was the table's connector changed?)", s.cfg.Table, name, s.cfg.Topic)
+		}
+		if p%s.parallelism != s.subtask {
+			continue
+		}
+		if !owned[p] {
+			return &OffsetGoneError{Table: s.cfg.Table, Topic: s.cfg.Topic, Partition: p, Offset: o, Earliest: -1, Latest: -1}
+		}
+		if o < 0 {
+			return fmt.Errorf("kafka source %s: the checkpoint records offset %d for partition %d of topic %s", s.cfg.Table, o, p, s.cfg.Topic)
+		}
+		starts[p] = o
+	}
+	cfg.StartOffsets = starts
+	s.cfg = &cfg
+	return nil
+}
+
+// OffsetGoneError says that a partition's offset recorded in a checkpoint
+// (or given as a start offset) is not in the topic any more: the records
+// before it were deleted by retention (Offset < Earliest), the topic was
+// deleted and re-created (Offset > Latest), or the partition is gone
+// (Earliest = Latest = -1). Restoring would silently skip or re-read data,
+// so the source fails instead.
+type OffsetGoneError struct {
+	Table     string // the table read by the source
+	Topic     string
+	Partition int
+	Offset    int64 // the offset recorded in the checkpoint
+	Earliest  int64 // the partition's log-start offset now; -1: no such partition
+	Latest    int64 // the partition's high watermark now; -1: no such partition
+}
+
+func (e *OffsetGoneError) Error() string {
+	switch {
+	case e.Earliest < 0:
+		return fmt.Sprintf("kafka source %s: checkpoint offset %d of partition %d is no longer in the topic: topic %s has no partition %d any more (was it deleted and re-created?)",
+			e.Table, e.Offset, e.Partition, e.Topic, e.Partition)
+	case e.Offset < e.Earliest:
+		return fmt.Sprintf("kafka source %s: checkpoint offset %d of partition %d is no longer in the topic (available %d..%d): topic %s deleted the records before offset %d (retention)",
+			e.Table, e.Offset, e.Partition, e.Earliest, e.Latest, e.Topic, e.Earliest)
+	default:
+		return fmt.Sprintf("kafka source %s: checkpoint offset %d of partition %d is no longer in the topic (available %d..%d): it is beyond the end of topic %s (was the topic deleted and re-created?)",
+			e.Table, e.Offset, e.Partition, e.Earliest, e.Latest, e.Topic)
+	}
+}
+
+// checkResumed checks that the topic still holds the checkpointed start
+// offset of every partition in starts that came from a checkpoint: it lies
+// between the partition's log-start offset and its high watermark.
+func (s *Source) checkResumed(ctx context.Context, starts map[int]int64) error {
+	var parts []int
+	for p := range starts {
+		if _, ok := s.cfg.StartOffsets[p]; ok {
+			parts = append(parts, p)
+		}
+	}
+	if len(parts) == 0 {
+		return nil
+	}
+	sort.Ints(parts)
+	lo, err := s.meta.listOffsetsRetry(ctx, parts, offEarliest, 0, false)
+	if err != nil {
+		return err
+	}
+	hi, err := s.meta.listOffsetsRetry(ctx, parts, offLatest, 0, false)
+	if err != nil {
+		return err
+	}
+	for _, p := range parts {
+		if o := starts[p]; o < lo[p] || o > hi[p] {
+			return &OffsetGoneError{Table: s.cfg.Table, Topic: s.cfg.Topic, Partition: p, Offset: o, Earliest: lo[p], Latest: hi[p]}
+		}
+	}
+	return nil
+}
+
 // Splits is the number of partitions assigned at creation.
 func (s *Source) Splits() int { return len(s.parts) }
 
@@ -604,6 +720,9 @@ func (s *Source) Run(ctx context.Context, out exec.SourceOutput) error {
 	if err != nil {
 		return err
 	}
+	if err := s.checkResumed(ctx, starts); err != nil {
+		return err
+	}
 	var ends map[int]int64
 	if s.cfg.BoundedLatest {
 		if ends, err = s.meta.listOffsetsRetry(ctx, s.parts, offLatest, 0, s.cfg.ReadCommitted); err != nil {
@@ -622,6 +741,7 @@ func (s *Source) Run(ctx context.Context, out exec.SourceOutput) error {
 	now := time.Now()
 	startPart := func(split, p int, start, end int64) {
 		s.setOffset(p, start)
+		exec.SetPosition(out, split, start)
 		lastData = append(lastData, now)
 		idle = append(idle, false)
 		done = append(done, false)
@@ -677,8 +797,12 @@ func (s *Source) Run(ctx context.Context, out exec.SourceOutput) error {
 			case fmError:
 				return m.err
 			case fmBatch:
+				// The position goes with the rows (EmitAt) so that a
+				// barrier never separates them; records that gave no
+				// rows (skipped, aborted, transaction markers) advance
+				// it alone.
 				if m.batch != nil && len(m.batch.Rows) > 0 {
-					if err := out.Emit(m.split, m.batch); err != nil {
+					if err := exec.EmitAt(out, m.split, m.batch, m.next); err != nil {
 						if cerr := ctx.Err(); cerr != nil {
 							return cerr
 						}
@@ -686,9 +810,12 @@ func (s *Source) Run(ctx context.Context, out exec.SourceOutput) error {
 					}
 					lastData[m.split] = time.Now()
 					idle[m.split] = false
+				} else {
+					exec.SetPosition(out, m.split, m.next)
 				}
 				s.setOffset(m.part, m.next)
 			case fmDone:
+				exec.SetPosition(out, m.split, m.next)
 				s.setOffset(m.part, m.next)
 				if !done[m.split] {
 					done[m.split] = true
@@ -728,8 +855,11 @@ func (s *Source) Run(ctx context.Context, out exec.SourceOutput) error {
 			if err != nil {
 				return err
 			}
+			if err := s.checkResumed(ctx, st); err != nil {
+				return err
+			}
 			for _, p := range fresh {
-				split := out.AddSplit()
+				split := exec.AddNamedSplit(out, strconv.Itoa(p))
 				s.mu.Lock()
 				s.parts = append(s.parts, p)
 				s.mu.Unlock()

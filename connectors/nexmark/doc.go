@@ -94,11 +94,37 @@
 //
 // # Runtime contract
 //
-// Each subtask is one split (split 0) and calls SplitDone(0) before Run
+// Each subtask is one split (split 0, plus the closing splits of a restore
+// at another parallelism, see below) and calls SplitDone on each before Run
 // returns. A subtask whose share of event numbers contains no event of the
 // table's kind (e.g. a person table at parallelism 50, subtasks 1–49)
 // finishes at once. Cancellation is checked between batches and during
 // rate sleeps.
+//
+// # Checkpoints
+//
+// The source is an exec.Resumable. Subtask i of p names its split "i/p" and
+// emits every batch with exec.EmitAt; the position is the next event number
+// of the split (numbers ≡ i mod p): every event of the split below it has
+// been delivered, none at or above it; a table's kind is sparse in the
+// stream, so the position also advances (exec.SetPosition) over event
+// numbers of other kinds. Since an event is a function of its number alone,
+// resuming from a position yields exactly the rows (event times included)
+// that the uninterrupted run produced after it, with or without a rate
+// (pacing changes only when rows are handed over).
+//
+// Which numbers a subtask owns depends on the parallelism, so a restore at
+// another parallelism p' cannot reuse the old splits as they are. With h the
+// largest recorded position, each old split "i/p" at position x becomes a
+// closing split "i/p<h", which delivers the numbers of its class in [x, h),
+// and the new splits "j/p'" start at h: every number below h belongs to one
+// old class and every number above to one new class, so each is delivered
+// exactly once. Closing splits are handed out among the new subtasks,
+// registered with exec.AddNamedSplit, and run to their end before the
+// subtask's own split (they hold its watermark back meanwhile); one still
+// running at the next checkpoint is recorded under its name and resumed like
+// any split, at any parallelism. The runtime must record the positions of
+// finished splits too (a finished split would otherwise start again).
 //
 // # Example
 //

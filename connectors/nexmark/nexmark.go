@@ -338,18 +338,29 @@ func (f *SourceFactory) Create(subtask, parallelism int) (exec.Source, error) {
 	if parallelism < 1 || subtask < 0 || subtask >= parallelism {
 		return nil, fmt.Errorf("nexmark: bad subtask %d of %d", subtask, parallelism)
 	}
-	return &Source{p: f.p, subtask: int64(subtask), parallelism: int64(parallelism)}, nil
+	return &Source{p: f.p, sub: pace.NewSubtask("nexmark source", subtask, parallelism)}, nil
 }
 
-// Source is one subtask of a nexmark source: one split (0).
+// Source is one subtask of a nexmark source: one split (0), plus the
+// closing splits a restore at another parallelism hands it (see Resume).
 type Source struct {
-	p           *plan
-	subtask     int64
-	parallelism int64
+	p   *plan
+	sub *pace.Subtask
 }
+
+var _ exec.Resumable = (*Source)(nil)
 
 // Splits is 1: each subtask is one generator stream.
 func (s *Source) Splits() int { return 1 }
+
+// SplitNames implements exec.Resumable: subtask i of p names its split
+// "i/p", the residue class of event numbers it generates.
+func (s *Source) SplitNames() []string { return s.sub.SplitNames() }
+
+// Resume implements exec.Resumable. A position is the next event number of
+// a split. Restoring at another parallelism is exact: see the package
+// documentation.
+func (s *Source) Resume(pos map[string]int64) error { return s.sub.Resume(pos) }
 
 // maxScan bounds how many event numbers one pass of Run looks at before it
 // checks for cancellation (matters for sparse kinds such as person).
@@ -382,16 +393,12 @@ func (s *Source) Run(ctx context.Context, out exec.SourceOutput) error {
 	if limit == 0 {
 		limit = math.MaxInt64
 	}
-	if !hasKind(s.subtask, s.parallelism, s.p.kind) {
-		out.SplitDone(0)
-		return nil
-	}
 	kind := s.p.kind
-	return pace.Sequence{
-		First: s.subtask, Step: s.parallelism, Limit: limit,
-		Rate:  cfg.Rate / float64(s.parallelism),
+	return s.sub.Run(ctx, out, pace.Sequence{
+		Limit: limit,
+		Rate:  cfg.Rate / float64(s.sub.Parallelism),
 		Batch: cfg.BatchSize, MaxScan: maxScan, Width: len(s.p.fields),
 		Want: func(n int64) bool { return KindOf(n) == kind },
 		Fill: func(n int64, row types.Row) { s.p.fill(row, n) },
-	}.Run(ctx, out)
+	}, func(i, p int64) bool { return hasKind(i, p, kind) })
 }

@@ -1,6 +1,7 @@
 // Package pace runs the generator connectors (nexmark, datagen): Sequence
-// drives a subtask over its share of the row numbers in batches, and Pacer
-// spaces rows in wall-clock time for their rate options.
+// drives one split over its share of the row numbers in batches, Pacer
+// spaces rows in wall-clock time for their rate options, and Subtask makes
+// a generator subtask resumable from a checkpoint (see split.go).
 package pace
 
 import (
@@ -55,11 +56,19 @@ func (p *Pacer) Wait(ctx context.Context, consumed int64) error {
 	}
 }
 
-// Sequence drives a generator subtask over the numbers First, First+Step,
-// ... below Limit (math.MaxInt64: unbounded), building rows in batches on
-// split 0 and pacing to Rate numbers per second when Rate > 0.
+// Sequence drives one split of a generator subtask over the numbers First,
+// First+Step, ... below Limit (math.MaxInt64: unbounded), building rows in
+// batches and pacing to Rate numbers per second when Rate > 0.
+//
+// Every batch is emitted with exec.EmitAt on Split, recording as the split's
+// position the next number the sequence would look at: every number below
+// it (in the sequence) has been delivered. When numbers are looked at
+// without yielding rows (Want false), the position is advanced with
+// exec.SetPosition once no rows are pending, so a sparse sequence's position
+// does not lag.
 type Sequence struct {
 	First, Step, Limit int64
+	Split              int // the split the rows are emitted on
 	Rate               float64
 	Batch              int   // rows per batch
 	MaxScan            int64 // numbers looked at per turn (bounds time between ctx checks)
@@ -70,7 +79,7 @@ type Sequence struct {
 	Fill func(n int64, row types.Row)
 }
 
-// Run generates until Limit, or until ctx ends. It calls out.SplitDone(0)
+// Run generates until Limit, or until ctx ends. It calls out.SplitDone(Split)
 // when the sequence is exhausted.
 func (q Sequence) Run(ctx context.Context, out exec.SourceOutput) error {
 	var pacer *Pacer
@@ -82,15 +91,21 @@ func (q Sequence) Run(ctx context.Context, out exec.SourceOutput) error {
 		rows     []types.Row
 		consumed int64 // numbers looked at
 	)
+	n := q.First
+	recorded := n // the position last handed to out
 	emit := func() error {
 		if len(rows) == 0 {
+			if n != recorded {
+				exec.SetPosition(out, q.Split, n)
+				recorded = n
+			}
 			return nil
 		}
 		b := &types.Batch{Rows: rows}
 		rows, arena = nil, nil
-		return out.Emit(0, b)
+		recorded = n
+		return exec.EmitAt(out, q.Split, b, n)
 	}
-	n := q.First
 	for n < q.Limit {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -128,7 +143,7 @@ func (q Sequence) Run(ctx context.Context, out exec.SourceOutput) error {
 			}
 			n += q.Step
 		}
-		if len(rows) == q.Batch {
+		if len(rows) == q.Batch || len(rows) == 0 {
 			if err := emit(); err != nil {
 				return err
 			}
@@ -137,6 +152,6 @@ func (q Sequence) Run(ctx context.Context, out exec.SourceOutput) error {
 	if err := emit(); err != nil {
 		return err
 	}
-	out.SplitDone(0)
+	out.SplitDone(q.Split)
 	return nil
 }

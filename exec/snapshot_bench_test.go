@@ -1,0 +1,63 @@
+package exec
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/weirsql/weir/sql/types"
+	"github.com/weirsql/weir/state"
+)
+
+// BenchmarkWindowSnapshotSync measures WindowAgg.SnapshotState, the
+// synchronous phase, after `changed` of `keys` groups of one open window
+// were updated since the previous snapshot.
+func BenchmarkWindowSnapshotSync(b *testing.B) {
+	for _, keys := range []int{1_000_000} {
+		for _, changed := range []int{1_000, 10_000, 100_000} {
+			b.Run(fmt.Sprintf("keys=%d/changed=%d", keys, changed), func(b *testing.B) {
+				w, err := NewWindowAgg(WindowAggConfig{Keys: []int{0},
+					Aggs:   []AggCall{{Kind: AggCountStar, Arg: -1}, {Kind: AggSum, Arg: 2, ArgType: types.TBigInt}},
+					Window: WindowSpec{Kind: WindowTumble, TimeCol: 1, Size: 1 << 40}})
+				if err != nil {
+					b.Fatal(err)
+				}
+				batch := func(from, n int) *types.Batch {
+					bt := &types.Batch{}
+					for i := range n {
+						k := (from + i) % keys
+						bt.Rows = append(bt.Rows, types.Row{types.BigIntValue(int64(k)), types.TimestampValue(1), types.BigIntValue(1)})
+					}
+					return bt
+				}
+				for i := 0; i < keys; i += 10_000 {
+					if err := w.Process(0, batch(i, 10_000), nil); err != nil {
+						b.Fatal(err)
+					}
+				}
+				ch := state.NewChanges(1)
+				if err := w.SnapshotState(1, ch); err != nil { // first: everything
+					b.Fatal(err)
+				}
+				var total time.Duration
+				next := 0
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					b.StopTimer()
+					if err := w.Process(0, batch(next, changed), nil); err != nil {
+						b.Fatal(err)
+					}
+					next += changed
+					ch.Reset()
+					b.StartTimer()
+					start := time.Now()
+					if err := w.SnapshotState(uint64(i+2), ch); err != nil {
+						b.Fatal(err)
+					}
+					total += time.Since(start)
+				}
+				b.ReportMetric(float64(total.Nanoseconds())/float64(b.N)/float64(changed), "ns/changed-key")
+			})
+		}
+	}
+}
