@@ -1,6 +1,6 @@
-// Package checkpoint holds two building blocks of Weir's Chandy-Lamport
-// checkpoints (DESIGN §6, issue #4): the checkpoint coordinator and
-// checkpoint storage. It imports nothing of Weir's.
+// Package checkpoint holds two parts of Weir's Chandy-Lamport checkpoints
+// (DESIGN §6): the checkpoint coordinator and checkpoint storage. It
+// imports nothing of Weir's.
 //
 // # What is here
 //
@@ -63,18 +63,20 @@
 //	//   h, _ := st.WriteFile(loc, "agg-0.delta", r)
 //	//   d.Ack(id, checkpoint.TaskID{Vertex: "agg", Subtask: 0}, checkpoint.AckInfo{Handles: []checkpoint.StateHandle{h}, ...})
 //
-// # Not wired yet
+// # Who uses it
 //
-// Nothing outside this package uses it yet. Still to do for issue #4:
-// barriers injected by sources and aligned in exec (exec.MsgBarrier is
-// routed but nobody triggers it); the snapshot phases in state/ (Trigger.Full
-// and Trigger.Parent say what to write); who calls Storage.Create for a
-// Trigger (the driver's OnTrigger, keeping the Location per id); restore
-// (reading the Parents chain, full then deltas, at another parallelism);
-// exactly-once sinks on Complete/Abort; `weir checkpoints DIR` and the
-// `weir run` flags. Known limits: StateHandle has a size but no checksum, so
-// a file corrupted in place with its size intact is not detected; state
-// file names are flat (no subdirectories); a stop-with-savepoint whose
-// metadata cannot be persisted ends Run with *StopError instead of letting
-// the job go on checkpointing.
+// exec/checkpointing.go runs a Driver per checkpointing job: OnTrigger
+// creates the directory and asks the sources to inject barriers; subtasks
+// ack (sources with positions, sinks with their pre-commit handles, the
+// state writer with the snapshot file); OnComplete adds the job's
+// properties (plan fingerprint, key groups, mode) to Metadata.Job, commits
+// it, acknowledges the epoch to the state DB, signals the sinks to commit
+// and retains the newest N. cmd/weir lists them (weir checkpoints DIR).
+//
+// Known limits: StateHandle has a size but no checksum, so a file
+// corrupted in place with its size intact is detected only when the
+// snapshot's own frame checksums are read at restore; state file names are
+// flat (no subdirectories); a stop-with-savepoint whose metadata cannot be
+// persisted ends Run with *StopError instead of letting the job go on
+// checkpointing.
 package checkpoint

@@ -3,8 +3,12 @@
 // watermarks, barriers and end-of-stream — over bounded channels.
 //
 // Operators implement one method, Process; event-time handling, end of
-// input and resource release are separate one-method interfaces
-// (WatermarkHandler, Finisher, Closer) found by type assertion. The runtime,
-// not the operator, combines watermarks across inputs and (later) aligns
-// checkpoint barriers.
+// input, resource release and checkpointing are separate one-method
+// interfaces (WatermarkHandler, Finisher, Closer, Snapshotter, Restorer)
+// found by type assertion, as are the checkpointing capabilities of
+// sources (Resumable) and sinks (TwoPhaseSink). The runtime, not the
+// operator, combines watermarks across inputs and aligns checkpoint
+// barriers (align.go, a pure state machine; checkpointing.go wires it to
+// the coordinator, the state DB and the sinks — its file comment says who
+// does what).
 package exec

@@ -18,9 +18,18 @@
 // snapshot (StreamWriter) and deltas (managed write batches), filtered by key
 // group for restores at another parallelism.
 //
-// Not wired yet: no operator keeps its state here (they still keep it in
-// memory); operator and state-name ids are not yet derived from the plan;
-// the checkpoint coordinator, barriers and checkpoint storage (issue #4) do
-// not call Commit/Snapshot/Acknowledge/Restore yet; the async phase is not
-// throttled; cache bounds are per table, not a process-wide budget.
+// How the runtime uses it (exec/checkpointing.go): operators keep their
+// working state in memory and, in the synchronous phase of checkpoint n,
+// write the entries they changed since the previous checkpoint into a
+// Changes arena (no Badger call); the runtime's state writer applies every
+// arena at version n (DB.Apply) and, once all stateful subtasks' arenas of n
+// are in, streams DB.Snapshot(n, since parent) into the checkpoint
+// directory. A restore rebuilds the DB from full + deltas (Restore) and each
+// operator subtask reads its key-group range back (ScanOperator), whatever
+// parallelism wrote it. Keys written this way use state name 0.
+//
+// Not used yet: Table (the write-back cache with spilling and TTL) is
+// tested but no operator reads its state from Badger while running, so
+// state must fit in memory; the asynchronous phase is not throttled; cache
+// bounds are per table, not a process-wide budget.
 package state
