@@ -28,13 +28,26 @@ func BenchmarkCheckpointedWindow(b *testing.B) {
 	if os.Getenv("WEIR_BENCH_KEYS") == "10m" {
 		sizes = []int{10_000_000}
 	}
+	// hot = 0: every event updates a key drawn uniformly from all keys (the
+	// worst case: almost every key changes between two checkpoints);
+	// hot = h: after one event per key, events update h hot keys.
 	for _, keys := range sizes {
-		b.Run(fmt.Sprintf("keys=%d", keys), func(b *testing.B) {
-			events := int64(16 * keys)
+		for _, hot := range []int{0, 50_000} {
+			b.Run(fmt.Sprintf("keys=%d/hot=%d", keys, hot), func(b *testing.B) {
+				benchCheckpointedWindow(b, keys, hot)
+			})
+		}
+	}
+}
+
+func benchCheckpointedWindow(b *testing.B, keys, hot int) {
+	{
+		{
+			events := int64(40 * keys)
 			if keys > 1_000_000 {
-				events = int64(2 * keys)
+				events = int64(3 * keys)
 			}
-			plain := benchWindowJob(b, keys, events, nil)
+			plain := benchWindowJob(b, keys, hot, events, nil)
 			st, err := checkpoint.NewDirStorage(b.TempDir())
 			if err != nil {
 				b.Fatal(err)
@@ -51,7 +64,7 @@ func BenchmarkCheckpointedWindow(b *testing.B) {
 						mu.Unlock()
 					}
 				}}
-			withCk := benchWindowJob(b, keys, events, cfg)
+			withCk := benchWindowJob(b, keys, hot, events, cfg)
 			var syncs []time.Duration
 			var fullB, incrB []int64
 			for _, md := range mds {
@@ -80,8 +93,8 @@ func BenchmarkCheckpointedWindow(b *testing.B) {
 			b.ReportMetric(float64(pct(0.5).Microseconds())/1000, "sync-p50-ms")
 			b.ReportMetric(float64(pct(0.99).Microseconds())/1000, "sync-p99-ms")
 			b.ReportMetric(float64(pct(1).Microseconds())/1000, "sync-max-ms")
-			b.Logf("keys %d, events %d: plain %v, with checkpoints %v; %d checkpoints; full bytes %v; incremental bytes %v",
-				keys, events, plain, withCk, len(mds), fullB, incrB)
+			b.Logf("keys %d, hot %d, events %d: plain %v, with checkpoints %v; %d checkpoints; full bytes %v; incremental bytes %v",
+				keys, hot, events, plain, withCk, len(mds), fullB, incrB)
 
 			// restore the last checkpoint (sources at their end: nothing to replay)
 			cp, _, err := st.Latest()
@@ -109,7 +122,7 @@ func BenchmarkCheckpointedWindow(b *testing.B) {
 			b.ReportMetric(total.Seconds(), "restore-s")
 			b.Logf("restore of checkpoint %d (%d bytes read): Badger rebuilt in %v, operator state loaded in %v, total %v; %d groups",
 				cp.Metadata.ID, cp.Metadata.BytesFull, badger, total-badger, total, len(w.keyIDs))
-		})
+		}
 	}
 }
 
@@ -123,6 +136,7 @@ func benchWindowCfg() WindowAggConfig {
 // scrambled order; it is Resumable so the job can checkpoint.
 type benchSource struct {
 	keys   int
+	hot    int
 	events int64
 	pos    int64
 }
@@ -139,6 +153,9 @@ func (s *benchSource) Run(ctx context.Context, out SourceOutput) error {
 		for i := range n {
 			e := s.pos + i
 			k := (e * 2654435761) % int64(s.keys)
+			if s.hot > 0 && e >= int64(s.keys) {
+				k = (e * 2654435761) % int64(s.hot)
+			}
 			r := vals[3*i : 3*i+3 : 3*i+3]
 			r[0], r[1], r[2] = types.BigIntValue(k), types.TimestampValue(1), types.BigIntValue(e)
 			b.Rows[i] = r
@@ -151,11 +168,11 @@ func (s *benchSource) Run(ctx context.Context, out SourceOutput) error {
 	return nil
 }
 
-func benchWindowJob(b *testing.B, keys int, events int64, ck *CheckpointConfig) time.Duration {
+func benchWindowJob(b *testing.B, keys, hot int, events int64, ck *CheckpointConfig) time.Duration {
 	b.Helper()
 	spec := &JobSpec{Checkpoint: ck, Vertices: []*Vertex{
 		{Name: "Source#1", Parallelism: 1, Source: SourceConfig{RowtimeCol: 1},
-			NewSource: func(*TaskContext) (Source, error) { return &benchSource{keys: keys, events: events}, nil }},
+			NewSource: func(*TaskContext) (Source, error) { return &benchSource{keys: keys, hot: hot, events: events}, nil }},
 		{Name: "WindowAggregate#2", Parallelism: 1, StateID: 2, Inputs: []Edge{{From: 0, Kind: Hash, Keys: []int{0}}},
 			NewOperator: func(tc *TaskContext) (Operator, error) { return NewWindowAgg(benchWindowCfg()) }},
 		{Name: "Sink#3", Parallelism: 1, Inputs: []Edge{{From: 1, Kind: Forward}},

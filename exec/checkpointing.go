@@ -822,10 +822,11 @@ func (t *task) snapshot(id uint64, aligned time.Duration) error {
 		return nil
 	case t.opID != 0:
 		t.lastSnap = id
-		ch := state.NewChanges(uint32(t.opID))
+		ch := state.NewChanges(uint32(t.opID), t.lastArena+t.lastArena/4)
 		if err := t.op.(Snapshotter).SnapshotState(id, ch); err != nil {
 			return fmt.Errorf("snapshot of checkpoint %d: %w", id, err)
 		}
+		t.lastArena = ch.Size()
 		m := arenaMsg{id: id, task: t.taskID(), ch: ch, sync: time.Since(start), align: aligned}
 		if err := t.broadcastControl(Message{Kind: MsgBarrier, Barrier: id}); err != nil {
 			return err
@@ -848,7 +849,7 @@ func (t *task) snapshot(id uint64, aligned time.Duration) error {
 func (t *task) finishCheckpointing() error {
 	ck := t.ck
 	if t.opID != 0 {
-		ch := state.NewChanges(uint32(t.opID))
+		ch := state.NewChanges(uint32(t.opID), 0)
 		if err := t.op.(Snapshotter).SnapshotState(0, ch); err != nil {
 			return err
 		}

@@ -57,7 +57,7 @@ func (g *GroupAgg) SnapshotState(_ uint64, out StateWriter) error {
 	ck := &g.ck
 	put := func(grp *aggGroup) {
 		ck.vbuf = g.encodeGroup(ck.vbuf[:0], grp)
-		out.Put(grp.kg, []byte(grp.key), nil, ck.vbuf)
+		out.Put(grp.kg, stringBytes(grp.key), nil, ck.vbuf)
 		grp.persisted = true
 	}
 	if !ck.track {
@@ -73,7 +73,7 @@ func (g *GroupAgg) SnapshotState(_ uint64, out StateWriter) error {
 		case grp.dead:
 			// a live group of the same key (re-created since) writes it
 			if _, live := g.groups[grp.key]; grp.persisted && !live {
-				out.Delete(grp.kg, []byte(grp.key), nil)
+				out.Delete(grp.kg, stringBytes(grp.key), nil)
 			}
 		default:
 			put(grp)

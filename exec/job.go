@@ -484,6 +484,7 @@ type task struct {
 	aligner     *Aligner
 	opID        int // state operator id (vertex index + 1) of a Snapshotter
 	lastSnap    uint64
+	lastArena   int // bytes of the previous arena: the next one's size hint
 	commitSig   chan struct{}
 	commitID    atomic.Uint64
 	committed   uint64

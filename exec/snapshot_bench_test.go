@@ -13,7 +13,7 @@ import (
 // synchronous phase, after `changed` of `keys` groups of one open window
 // were updated since the previous snapshot.
 func BenchmarkWindowSnapshotSync(b *testing.B) {
-	for _, keys := range []int{1_000_000} {
+	for _, keys := range []int{1_000_000, 10_000_000} {
 		for _, changed := range []int{1_000, 10_000, 100_000} {
 			b.Run(fmt.Sprintf("keys=%d/changed=%d", keys, changed), func(b *testing.B) {
 				w, err := NewWindowAgg(WindowAggConfig{Keys: []int{0},
@@ -35,7 +35,7 @@ func BenchmarkWindowSnapshotSync(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
-				ch := state.NewChanges(1)
+				ch := state.NewChanges(1, 0)
 				if err := w.SnapshotState(1, ch); err != nil { // first: everything
 					b.Fatal(err)
 				}

@@ -21,7 +21,12 @@ package exec
 import (
 	"encoding/binary"
 	"fmt"
+	"unsafe"
 )
+
+// stringBytes views s as bytes without copying, for StateWriter, which
+// copies what it is given and never writes to it.
+func stringBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
 const (
 	groupDirty     = 1
@@ -106,7 +111,7 @@ func (w *WindowAgg) SnapshotState(_ uint64, out StateWriter) error {
 		k := &w.keyInfo[bw.ids[gi]]
 		cs.vbuf = EncodeAccumulators(cs.vbuf[:0], bw.accs[gi*n:gi*n+n])
 		cs.nsbuf = appendWindowNS(cs.nsbuf[:0], bw.win)
-		out.Put(k.kg, []byte(k.str), cs.nsbuf, cs.vbuf)
+		out.Put(k.kg, stringBytes(k.str), cs.nsbuf, cs.vbuf)
 		bw.st[gi] = groupPersisted
 	}
 	if !cs.track {
@@ -120,7 +125,7 @@ func (w *WindowAgg) SnapshotState(_ uint64, out StateWriter) error {
 	}
 	for _, d := range cs.deletes {
 		cs.nsbuf = appendWindowNS(cs.nsbuf[:0], d.win)
-		out.Delete(d.kg, []byte(d.key), cs.nsbuf)
+		out.Delete(d.kg, stringBytes(d.key), cs.nsbuf)
 	}
 	clear(cs.deletes)
 	cs.deletes = cs.deletes[:0]
@@ -158,18 +163,18 @@ func (w *WindowAgg) snapshotSessions(out StateWriter) error {
 			}
 			k := &w.keyInfo[id]
 			cs.vbuf = w.encodeSessions(cs.vbuf[:0], ks)
-			out.Put(k.kg, []byte(k.str), nil, cs.vbuf)
+			out.Put(k.kg, stringBytes(k.str), nil, cs.vbuf)
 		}
 		return nil
 	}
 	for key, kg := range cs.sessDirty {
 		id, ok := w.keyIDs[key]
 		if !ok || int(id) >= len(w.sess) || len(w.sess[id].wins) == 0 {
-			out.Delete(kg, []byte(key), nil)
+			out.Delete(kg, stringBytes(key), nil)
 			continue
 		}
 		cs.vbuf = w.encodeSessions(cs.vbuf[:0], &w.sess[id])
-		out.Put(kg, []byte(key), nil, cs.vbuf)
+		out.Put(kg, stringBytes(key), nil, cs.vbuf)
 	}
 	clear(cs.sessDirty)
 	return nil

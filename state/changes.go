@@ -20,8 +20,11 @@ type Changes struct {
 	kbuf []byte
 }
 
-// NewChanges returns an empty arena for operator op.
-func NewChanges(op uint32) *Changes { return &Changes{op: op} }
+// NewChanges returns an empty arena for operator op with room for about
+// sizeHint bytes.
+func NewChanges(op uint32, sizeHint int) *Changes {
+	return &Changes{op: op, buf: make([]byte, 0, max(sizeHint, 0))}
+}
 
 // Len is the number of writes recorded.
 func (c *Changes) Len() int { return c.n }
