@@ -324,8 +324,13 @@ func (s *idleSource) Run(ctx context.Context, out SourceOutput) error {
 			return err
 		}
 	}
+	// Subtask 1 stays live until the release: had it ended first, its
+	// watermark would no longer count, and whether it passed 500 would
+	// depend on whether subtask 0's idleness arrived before that end.
 	if s.subtask == 0 {
 		out.SplitIdle(0)
+	}
+	{
 		select {
 		case <-s.release:
 		case <-ctx.Done():
