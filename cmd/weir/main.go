@@ -366,6 +366,22 @@ func cmdRun(ctx context.Context, args []string, e *env) int {
 	if o.ck.dir != "" {
 		r := &jobRunner{o: o.ck, stderr: e.stderr, control: &exec.CheckpointControl{}}
 		s.RunJob = r.run
+		// SIGUSR1 asks the running job for a savepoint (kill -USR1 PID).
+		usr1 := make(chan os.Signal, 1)
+		signal.Notify(usr1, syscall.SIGUSR1)
+		defer signal.Stop(usr1)
+		go func() {
+			for {
+				select {
+				case <-usr1:
+					if err := r.control.Savepoint(); err != nil {
+						fmt.Fprintf(e.stderr, "weir: savepoint: %v\n", err)
+					}
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
 		if o.ck.savepointOnStop {
 			// The first signal asks the job for a savepoint and a stop
 			// instead of cancelling it; nothing to stop yet: cancel.
@@ -466,7 +482,8 @@ Checkpoints (for INSERT INTO jobs; see README "Checkpoints and recovery"):
                                 ones, with a warning), or from a checkpoint
                                 or savepoint directory
   --savepoint-on-stop           Ctrl-C takes a savepoint, then stops the job
-                                (exit 0); a second Ctrl-C exits at once
+                                (exit 0); a second Ctrl-C exits at once.
+                                kill -USR1 PID takes a savepoint at any time
   --state-dir DIR               where the job's working state (Badger) lives
                                 (default: a temporary directory)
 
