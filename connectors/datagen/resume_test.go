@@ -1,7 +1,6 @@
 package datagen
 
 import (
-	"errors"
 	"math/rand"
 	"slices"
 	"testing"
@@ -63,32 +62,24 @@ func TestResumeAtAnotherParallelism(t *testing.T) {
 	tb := table(map[string]string{"number-of-rows": "20000"}, allTypes...)
 	want := rows(t, tb, 0, 20000)
 	rng := rand.New(rand.NewSource(9))
-	var got []types.Row
-	var pos map[string]int64
-	for phase, p := range []int{4, 3, 6} {
-		next := map[string]int64{}
-		for i := 0; i < p; i++ {
-			stop := 0
+	splits, err := sourcetest.Rescale(func(i, p int) exec.Source { return createSource(t, tb, i, p) }, []int{4, 3, 6},
+		func(phase int) int {
 			if phase < 2 {
-				stop = 1 + rng.Intn(5)
+				return 1 + rng.Intn(5)
 			}
-			out, err := sourcetest.Run(createSource(t, tb, i, p), pos, stop, false)
-			if err != nil && !errors.Is(err, sourcetest.ErrStop) {
-				t.Fatal(err)
-			}
-			for name, x := range out.Pos {
-				next[name] = x
-			}
-			for name, rs := range out.Rows {
-				for j := 1; j < len(rs); j++ {
-					if rs[j][6].I <= rs[j-1][6].I {
-						t.Fatalf("split %s: ts not increasing", name)
-					}
-				}
-				got = append(got, rs...)
+			return 0
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []types.Row
+	for _, rs := range splits {
+		for j := 1; j < len(rs); j++ {
+			if rs[j][6].I <= rs[j-1][6].I {
+				t.Fatalf("ts not increasing within a split")
 			}
 		}
-		pos = next
+		got = append(got, rs...)
 	}
 	keys := func(rs []types.Row) []string {
 		out := make([]string, len(rs))

@@ -498,9 +498,7 @@ func TestSinkExactlyOnceCommit(t *testing.T) {
 	c := newTestCluster(t, 3, "eo")
 	addr := c.ListenAddrs()[0]
 	s, _ := eoSink(t, addr, "eo", 0, 1)
-	if err := s.StartCheckpointing(wexec.DeliveryExactlyOnce, nil); err != nil {
-		t.Fatal(err)
-	}
+	mustStartEO(t, s, nil)
 	mustWrite(t, s, 0, 100)
 	hb, err := s.PreCommit(1)
 	if err != nil {
@@ -585,9 +583,7 @@ func TestSinkExactlyOnceAbortedCheckpoint(t *testing.T) {
 	c := newTestCluster(t, 2, "eo")
 	addr := c.ListenAddrs()[0]
 	s, _ := eoSink(t, addr, "eo", 0, 1)
-	if err := s.StartCheckpointing(wexec.DeliveryExactlyOnce, nil); err != nil {
-		t.Fatal(err)
-	}
+	mustStartEO(t, s, nil)
 	mustWrite(t, s, 0, 20)
 	hb1, err := s.PreCommit(1)
 	if err != nil {
@@ -626,9 +622,7 @@ func TestSinkExactlyOnceAbortsLeftoverOnRestart(t *testing.T) {
 	c := newTestCluster(t, 2, "eo")
 	addr := c.ListenAddrs()[0]
 	old, crash := eoSink(t, addr, "eo", 0, 1)
-	if err := old.StartCheckpointing(wexec.DeliveryExactlyOnce, nil); err != nil {
-		t.Fatal(err)
-	}
+	mustStartEO(t, old, nil)
 	mustWrite(t, old, 0, 40)
 	if err := old.prod.Flush(); err != nil { // the records reach the broker
 		t.Fatal(err)
@@ -642,9 +636,7 @@ func TestSinkExactlyOnceAbortsLeftoverOnRestart(t *testing.T) {
 	}
 
 	s, _ := eoSink(t, addr, "eo", 0, 1)
-	if err := s.StartCheckpointing(wexec.DeliveryExactlyOnce, []wexec.SinkHandle{{Subtask: 0}}); err != nil {
-		t.Fatal(err)
-	}
+	mustStartEO(t, s, []wexec.SinkHandle{{Subtask: 0}})
 	if !stable(t, addr, "eo") {
 		t.Fatal("the leftover transaction is still open after the new instance started")
 	}
@@ -669,9 +661,7 @@ func TestSinkExactlyOnceRecoverCommits(t *testing.T) {
 	c := newTestCluster(t, 3, "eo")
 	addr := c.ListenAddrs()[0]
 	old, crash := eoSink(t, addr, "eo", 0, 1)
-	if err := old.StartCheckpointing(wexec.DeliveryExactlyOnce, nil); err != nil {
-		t.Fatal(err)
-	}
+	mustStartEO(t, old, nil)
 	mustWrite(t, old, 0, 60)
 	hb, err := old.PreCommit(5)
 	if err != nil {
@@ -685,9 +675,7 @@ func TestSinkExactlyOnceRecoverCommits(t *testing.T) {
 
 	handles := []wexec.SinkHandle{{Subtask: 0, Data: hb}}
 	s, crash2 := eoSink(t, addr, "eo", 0, 1)
-	if err := s.StartCheckpointing(wexec.DeliveryExactlyOnce, handles); err != nil {
-		t.Fatal(err)
-	}
+	mustStartEO(t, s, handles)
 	if s.ck.recoverCommitted != 1 {
 		t.Fatalf("recovered commits %d, want 1", s.ck.recoverCommitted)
 	}
@@ -702,9 +690,7 @@ func TestSinkExactlyOnceRecoverCommits(t *testing.T) {
 	crash2()
 
 	s3, _ := eoSink(t, addr, "eo", 0, 1)
-	if err := s3.StartCheckpointing(wexec.DeliveryExactlyOnce, handles); err != nil {
-		t.Fatal(err)
-	}
+	mustStartEO(t, s3, handles)
 	if s3.ck.recoverCommitted != 0 || s3.ck.recoverDone != 1 {
 		t.Fatalf("second recovery: committed %d, already done %d; want 0 and 1", s3.ck.recoverCommitted, s3.ck.recoverDone)
 	}
@@ -723,9 +709,7 @@ func TestSinkExactlyOnceRecoverAfterCommit(t *testing.T) {
 	c := newTestCluster(t, 2, "eo")
 	addr := c.ListenAddrs()[0]
 	old, crash := eoSink(t, addr, "eo", 0, 1)
-	if err := old.StartCheckpointing(wexec.DeliveryExactlyOnce, nil); err != nil {
-		t.Fatal(err)
-	}
+	mustStartEO(t, old, nil)
 	mustWrite(t, old, 0, 10)
 	hb, err := old.PreCommit(1)
 	if err != nil {
@@ -740,9 +724,7 @@ func TestSinkExactlyOnceRecoverAfterCommit(t *testing.T) {
 	}
 	crash()
 	s, _ := eoSink(t, addr, "eo", 0, 1)
-	if err := s.StartCheckpointing(wexec.DeliveryExactlyOnce, []wexec.SinkHandle{{Subtask: 0, Data: hb}}); err != nil {
-		t.Fatal(err)
-	}
+	mustStartEO(t, s, []wexec.SinkHandle{{Subtask: 0, Data: hb}})
 	if got := fmt.Sprint(readIDs(t, addr, "eo", true)); got != idRange(0, 10) {
 		t.Fatalf("read_committed sees %s, want only checkpoint 1's rows", got)
 	}
@@ -771,9 +753,7 @@ func TestSinkExactlyOnceRescaleRecovery(t *testing.T) {
 		crash()
 	}
 	s, _ := eoSink(t, addr, "eo", 0, 1)
-	if err := s.StartCheckpointing(wexec.DeliveryExactlyOnce, handles); err != nil {
-		t.Fatal(err)
-	}
+	mustStartEO(t, s, handles)
 	got := readIDs(t, addr, "eo", true)
 	want := append(func() []int64 {
 		var ids []int64
@@ -797,17 +777,13 @@ func TestSinkExactlyOnceZombieFenced(t *testing.T) {
 	c := newTestCluster(t, 2, "eo")
 	addr := c.ListenAddrs()[0]
 	zombie, _ := eoSink(t, addr, "eo", 0, 1)
-	if err := zombie.StartCheckpointing(wexec.DeliveryExactlyOnce, nil); err != nil {
-		t.Fatal(err)
-	}
+	mustStartEO(t, zombie, nil)
 	mustWrite(t, zombie, 0, 10)
 	if _, err := zombie.PreCommit(1); err != nil {
 		t.Fatal(err)
 	}
 	s, _ := eoSink(t, addr, "eo", 0, 1)
-	if err := s.StartCheckpointing(wexec.DeliveryExactlyOnce, []wexec.SinkHandle{{Subtask: 0}}); err != nil {
-		t.Fatal(err)
-	}
+	mustStartEO(t, s, []wexec.SinkHandle{{Subtask: 0}})
 	start := time.Now()
 	err := zombie.Commit(1)
 	var fenced *ProducerFencedError
@@ -822,9 +798,7 @@ func TestSinkExactlyOnceZombieFenced(t *testing.T) {
 
 	// a zombie that keeps writing: its produce requests are refused
 	z, _ := eoSink(t, addr, "eo", 1, 2, OptTransactionalIDPrefix, "zz")
-	if err := z.StartCheckpointing(wexec.DeliveryExactlyOnce, nil); err != nil {
-		t.Fatal(err)
-	}
+	mustStartEO(t, z, nil)
 	mustWrite(t, z, 0, 10)
 	if _, err := z.PreCommit(1); err != nil {
 		t.Fatal(err)
@@ -837,9 +811,7 @@ func TestSinkExactlyOnceZombieFenced(t *testing.T) {
 		t.Fatal(err)
 	}
 	n, _ := eoSink(t, addr, "eo", 1, 2, OptTransactionalIDPrefix, "zz")
-	if err := n.StartCheckpointing(wexec.DeliveryExactlyOnce, nil); err != nil {
-		t.Fatal(err)
-	}
+	mustStartEO(t, n, nil)
 	werr := z.Write(rowsBatch(20, 10))
 	if werr == nil {
 		_, werr = z.PreCommit(2)
@@ -887,9 +859,7 @@ func TestSinkAtLeastOnceCheckpointing(t *testing.T) {
 
 	// 'at-least-once' on the table wins over an exactly-once job
 	s2, _ := eoSink(t, addr, "alo", 0, 1, OptDeliveryGuarantee, "at-least-once")
-	if err := s2.StartCheckpointing(wexec.DeliveryExactlyOnce, nil); err != nil {
-		t.Fatal(err)
-	}
+	mustStartEO(t, s2, nil)
 	mustWrite(t, s2, 30, 5)
 	if h, err := s2.PreCommit(1); err != nil || h != nil {
 		t.Fatalf("PreCommit = %q, %v", h, err)
@@ -918,9 +888,7 @@ func TestSinkExactlyOnceHeldLimit(t *testing.T) {
 	addr := c.ListenAddrs()[0]
 	s, _ := eoSink(t, addr, "eo", 0, 1)
 	s.f.maxHeld = 2000
-	if err := s.StartCheckpointing(wexec.DeliveryExactlyOnce, nil); err != nil {
-		t.Fatal(err)
-	}
+	mustStartEO(t, s, nil)
 	mustWrite(t, s, 0, 5)
 	if _, err := s.PreCommit(1); err != nil {
 		t.Fatal(err)
@@ -946,9 +914,7 @@ func TestSinkAtLeastOnceRestoreCommitsHandles(t *testing.T) {
 	c := newTestCluster(t, 2, "eo")
 	addr := c.ListenAddrs()[0]
 	old, crash := eoSink(t, addr, "eo", 0, 1)
-	if err := old.StartCheckpointing(wexec.DeliveryExactlyOnce, nil); err != nil {
-		t.Fatal(err)
-	}
+	mustStartEO(t, old, nil)
 	mustWrite(t, old, 0, 10)
 	hb, err := old.PreCommit(7)
 	if err != nil {
@@ -970,6 +936,14 @@ func TestSinkAtLeastOnceRestoreCommitsHandles(t *testing.T) {
 		t.Fatalf("read_committed sees %s", got)
 	}
 	if err := s.Finish(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// mustStartEO starts exactly-once checkpointing on s, recovering handles.
+func mustStartEO(t *testing.T, s *Sink, handles []wexec.SinkHandle) {
+	t.Helper()
+	if err := s.StartCheckpointing(wexec.DeliveryExactlyOnce, handles); err != nil {
 		t.Fatal(err)
 	}
 }

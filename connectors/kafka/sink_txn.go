@@ -260,10 +260,10 @@ func nextSeq(seq int32, n int) int32 {
 	return int32(next)
 }
 
-// probe sends AddPartitionsToTxn for part and returns the coordinator's
-// answer (PRODUCER_FENCED when the epoch is stale). It is used only on the
-// way to failing the job.
-func (t *txnState) probe(ctx context.Context, cl *kafkago.Client, topic string, part int, pid int64, epoch int16) error {
+// addPartitionRequest sends AddPartitionsToTxn for one partition and
+// returns the coordinator's answer for it: errNoAnswer when it has none,
+// PRODUCER_FENCED when the epoch is stale.
+func (t *txnState) addPartitionRequest(ctx context.Context, cl *kafkago.Client, topic string, part int, pid int64, epoch int16) error {
 	cctx, cancel := context.WithTimeout(ctx, txnRequestTimeout)
 	defer cancel()
 	res, err := cl.AddPartitionsToTxn(cctx, &kafkago.AddPartitionsToTxnRequest{
@@ -278,6 +278,17 @@ func (t *txnState) probe(ctx context.Context, cl *kafkago.Client, topic string, 
 			return pr.Error
 		}
 	}
+	return errNoAnswer
+}
+
+var errNoAnswer = errors.New("no answer for the partition")
+
+// probe asks the coordinator whether the epoch is stale; it is used only on
+// the way to failing the job.
+func (t *txnState) probe(ctx context.Context, cl *kafkago.Client, topic string, part int, pid int64, epoch int16) error {
+	if err := t.addPartitionRequest(ctx, cl, topic, part, pid, epoch); err != errNoAnswer {
+		return err
+	}
 	return nil
 }
 
@@ -290,27 +301,10 @@ func (t *txnState) addPartition(ctx context.Context, cl *kafkago.Client, topic s
 	if done {
 		return nil
 	}
-	cctx, cancel := context.WithTimeout(ctx, txnRequestTimeout)
-	defer cancel()
-	res, err := cl.AddPartitionsToTxn(cctx, &kafkago.AddPartitionsToTxnRequest{
-		TransactionalID: t.txid, ProducerID: int(pid), ProducerEpoch: int(epoch),
-		Topics: map[string][]kafkago.AddPartitionToTxn{topic: {{Partition: part}}},
-	})
-	if err != nil {
+	if err := t.addPartitionRequest(ctx, cl, topic, part, pid, epoch); err == errNoAnswer {
+		return fmt.Errorf("adding partition %d to transaction '%s': %w", part, t.txid, err)
+	} else if err != nil {
 		return err
-	}
-	found := false
-	for _, pr := range res.Topics[topic] {
-		if pr.Partition != part {
-			continue
-		}
-		if pr.Error != nil {
-			return pr.Error
-		}
-		found = true
-	}
-	if !found {
-		return fmt.Errorf("adding partition %d to transaction '%s': no answer for the partition", part, t.txid)
 	}
 	t.mu.Lock()
 	t.added[part] = true

@@ -1,7 +1,6 @@
 package nexmark
 
 import (
-	"errors"
 	"math/rand"
 	"slices"
 	"strings"
@@ -75,32 +74,24 @@ func TestResumeAtAnotherParallelism(t *testing.T) {
 			t.Fatal(err)
 		}
 		rng := rand.New(rand.NewSource(3))
-		var got []types.Row
-		var pos map[string]int64
-		for phase, p := range []int{3, 5, 2} {
-			next := map[string]int64{}
-			for i := 0; i < p; i++ {
-				stop := 0
+		splits, err := sourcetest.Rescale(func(i, p int) exec.Source { return createSource(t, tb, i, p) }, []int{3, 5, 2},
+			func(phase int) int {
 				if phase < 2 {
-					stop = 1 + rng.Intn(60)
+					return 1 + rng.Intn(60)
 				}
-				out, err := sourcetest.Run(createSource(t, tb, i, p), pos, stop, false)
-				if err != nil && !errors.Is(err, sourcetest.ErrStop) {
-					t.Fatal(err)
-				}
-				for name, x := range out.Pos {
-					next[name] = x
-				}
-				for name, rows := range out.Rows {
-					for j := 1; j < len(rows); j++ {
-						if rows[j][5].I < rows[j-1][5].I && kind == "bid" || rows[j][6].I < rows[j-1][6].I && kind == "person" {
-							t.Fatalf("%s: split %s: event time goes back", kind, name)
-						}
-					}
-					got = append(got, rows...)
+				return 0
+			})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []types.Row
+		for _, rows := range splits {
+			for j := 1; j < len(rows); j++ {
+				if rows[j][5].I < rows[j-1][5].I && kind == "bid" || rows[j][6].I < rows[j-1][6].I && kind == "person" {
+					t.Fatalf("%s: event time goes back within a split", kind)
 				}
 			}
-			pos = next
+			got = append(got, rows...)
 		}
 		keys := func(rows []types.Row) []string {
 			out := make([]string, len(rows))

@@ -192,3 +192,29 @@ var (
 	_ exec.SourceOutput   = (*Output)(nil)
 	_ exec.PositionOutput = (*Output)(nil)
 )
+
+// Rescale runs a generator through a chain of restores: in phase k it
+// creates every subtask of pars[k] subtasks, resumes each at the positions
+// the previous phase left (all of them, as the runtime does), and runs it
+// until stop(phase) batches (0: to the end). It returns, split by split,
+// the rows delivered, in order. A correct source delivers every row of the
+// stream exactly once over the phases.
+func Rescale(create func(subtask, parallelism int) exec.Source, pars []int, stop func(phase int) int) ([][]types.Row, error) {
+	var splits [][]types.Row
+	var pos map[string]int64
+	for phase, p := range pars {
+		next := map[string]int64{}
+		for i := 0; i < p; i++ {
+			out, err := Run(create(i, p), pos, stop(phase), false)
+			if err != nil && !errors.Is(err, ErrStop) {
+				return nil, err
+			}
+			maps.Copy(next, out.Pos)
+			for _, rs := range out.Rows {
+				splits = append(splits, rs)
+			}
+		}
+		pos = next
+	}
+	return splits, nil
+}
