@@ -34,6 +34,9 @@ type Location struct {
 type Checkpoint struct {
 	Location
 	Metadata Metadata
+	// Parents is the chain an incremental checkpoint depends on, nearest
+	// first (Metadata.Parents, read and checked by Open).
+	Parents []Checkpoint
 }
 
 // Entry is one directory found by List.
@@ -408,6 +411,7 @@ func readMetadata(dir string) (Metadata, []string) {
 // Open implements Storage.
 func (s *DirStorage) Open(dir string) (Checkpoint, error) {
 	md, probs := readMetadata(dir)
+	var parents []Checkpoint
 	if len(probs) == 0 {
 		probs = checkFiles(dir, &md)
 		for _, p := range md.Parents {
@@ -416,6 +420,7 @@ func (s *DirStorage) Open(dir string) (Checkpoint, error) {
 			if len(pp) == 0 {
 				pp = checkFiles(pdir, &pmd)
 			}
+			parents = append(parents, Checkpoint{Location: Location{Kind: pmd.Kind, ID: p, Dir: pdir}, Metadata: pmd})
 			for _, x := range pp {
 				probs = append(probs, fmt.Sprintf("parent chk-%d: %s", p, x))
 			}
@@ -424,7 +429,7 @@ func (s *DirStorage) Open(dir string) (Checkpoint, error) {
 	if len(probs) > 0 {
 		return Checkpoint{}, &CorruptError{Dir: dir, Problems: probs}
 	}
-	return Checkpoint{Location: Location{Kind: md.Kind, ID: md.ID, Dir: dir}, Metadata: md}, nil
+	return Checkpoint{Location: Location{Kind: md.Kind, ID: md.ID, Dir: dir}, Metadata: md, Parents: parents}, nil
 }
 
 // Latest implements Storage.

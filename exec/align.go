@@ -98,27 +98,10 @@ type pendingCheckpoint struct {
 	arrived []bool
 }
 
-// AlignMode says whether alignment holds back input.
-type AlignMode uint8
-
-const (
-	// ExactlyOnce holds back inputs that delivered Barrier(n) until all have.
-	ExactlyOnce AlignMode = iota
-	// AtLeastOnce never holds back; it snapshots when the last barrier arrives.
-	AtLeastOnce
-)
-
-func (m AlignMode) String() string {
-	if m == AtLeastOnce {
-		return "at-least-once"
-	}
-	return "exactly-once"
-}
-
 // AlignerConfig configures an Aligner.
 type AlignerConfig struct {
-	Inputs int // number of input channels (Message.From is 0..Inputs-1); ≥ 1
-	Mode   AlignMode
+	Inputs int          // number of input channels (Message.From is 0..Inputs-1); ≥ 1
+	Mode   DeliveryMode // exactly-once holds back input that delivered Barrier(n); at-least-once never does
 	// Timeout bounds how long an exactly-once alignment may take, from its
 	// first barrier; must be > 0 in exactly-once mode.
 	Timeout time.Duration
@@ -132,7 +115,7 @@ func NewAligner(cfg AlignerConfig) (*Aligner, error) {
 	if cfg.Inputs < 1 {
 		return nil, fmt.Errorf("exec: aligner needs at least one input, got %d", cfg.Inputs)
 	}
-	if cfg.Mode == ExactlyOnce {
+	if cfg.Mode == DeliveryExactlyOnce {
 		if cfg.Timeout <= 0 {
 			return nil, errors.New("exec: exactly-once alignment needs a timeout > 0")
 		}
@@ -290,7 +273,7 @@ func heldSize(m Message) int {
 }
 
 func (a *Aligner) step(now time.Time, m Message) {
-	if a.cfg.Mode == AtLeastOnce {
+	if a.cfg.Mode == DeliveryAtLeastOnce {
 		a.stepAtLeastOnce(now, m)
 		return
 	}

@@ -148,9 +148,9 @@ func alignCommand(t *testing.T, path string, b alignBlock, ap **Aligner, epoch t
 			case "mode":
 				switch v {
 				case "exactly-once":
-					cfg.Mode = ExactlyOnce
+					cfg.Mode = DeliveryExactlyOnce
 				case "at-least-once":
-					cfg.Mode = AtLeastOnce
+					cfg.Mode = DeliveryAtLeastOnce
 				default:
 					bad("mode %q", v)
 				}
@@ -441,7 +441,7 @@ func TestAlignInterleavingsExactlyOnce(t *testing.T) {
 			for c := range scripts {
 				scripts[c] = channelScript(c, tc.barriers, tc.ends != nil && tc.ends[c], tc.inputs == 3 && tc.barriers > 1)
 			}
-			cfg := AlignerConfig{Inputs: tc.inputs, Mode: ExactlyOnce, Timeout: time.Hour, MaxHeld: 1 << 20}
+			cfg := AlignerConfig{Inputs: tc.inputs, Mode: DeliveryExactlyOnce, Timeout: time.Hour, MaxHeld: 1 << 20}
 			n := 0
 			interleavings(scripts, func(arrival []tagged) {
 				n++
@@ -487,7 +487,7 @@ func TestAlignInterleavingsAtLeastOnce(t *testing.T) {
 		for c := range scripts {
 			scripts[c] = channelScript(c, tc.barriers, tc.ends != nil && tc.ends[c], tc.inputs == 3 && tc.barriers > 1)
 		}
-		cfg := AlignerConfig{Inputs: tc.inputs, Mode: AtLeastOnce}
+		cfg := AlignerConfig{Inputs: tc.inputs, Mode: DeliveryAtLeastOnce}
 		interleavings(scripts, func(arrival []tagged) {
 			a, _ := NewAligner(cfg)
 			now := time.Unix(0, 0)
@@ -599,7 +599,7 @@ func TestAlignRandomExactlyOnce(t *testing.T) {
 			}
 			scripts[c] = s
 		}
-		cfg := AlignerConfig{Inputs: inputs, Mode: ExactlyOnce,
+		cfg := AlignerConfig{Inputs: inputs, Mode: DeliveryExactlyOnce,
 			Timeout: time.Duration(1+rng.Intn(10)) * time.Second, MaxHeld: 1 + rng.Intn(8)}
 		a, err := NewAligner(cfg)
 		if err != nil {
@@ -682,15 +682,15 @@ func TestAlignRandomExactlyOnce(t *testing.T) {
 
 func TestAlignConfig(t *testing.T) {
 	for _, cfg := range []AlignerConfig{
-		{Inputs: 0, Mode: AtLeastOnce},
-		{Inputs: 2, Mode: ExactlyOnce, MaxHeld: 10},
-		{Inputs: 2, Mode: ExactlyOnce, Timeout: time.Second},
+		{Inputs: 0, Mode: DeliveryAtLeastOnce},
+		{Inputs: 2, Mode: DeliveryExactlyOnce, MaxHeld: 10},
+		{Inputs: 2, Mode: DeliveryExactlyOnce, Timeout: time.Second},
 	} {
 		if _, err := NewAligner(cfg); err == nil {
 			t.Errorf("NewAligner(%+v): no error", cfg)
 		}
 	}
-	if _, err := NewAligner(AlignerConfig{Inputs: 2, Mode: AtLeastOnce}); err != nil {
+	if _, err := NewAligner(AlignerConfig{Inputs: 2, Mode: DeliveryAtLeastOnce}); err != nil {
 		t.Errorf("at-least-once needs no timeout or bound: %v", err)
 	}
 }

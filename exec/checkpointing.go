@@ -28,7 +28,6 @@ package exec
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -60,7 +59,8 @@ type CheckpointConfig struct {
 	// StateDir is an empty or absent directory for the Badger state DB; it
 	// is removed when Run returns. Empty: a temporary directory.
 	StateDir string
-	// Restore, if set, is the checkpoint or savepoint to resume from.
+	// Restore, if set, is the checkpoint or savepoint to resume from, as
+	// Storage.Open or Storage.Latest return it (with its parent chain).
 	Restore *checkpoint.Checkpoint
 	// Fingerprint identifies the plan; a restore refuses a checkpoint taken
 	// by a different plan.
@@ -146,8 +146,7 @@ type arenaMsg struct {
 }
 
 type pendingState struct {
-	got     map[checkpoint.TaskID]arenaMsg
-	applied bool
+	got map[checkpoint.TaskID]arenaMsg // arenas applied so far, by task
 }
 
 // ckptRun is one job's checkpointing.
@@ -169,7 +168,7 @@ type ckptRun struct {
 	lastAck   map[checkpoint.TaskID]uint64
 	injectors []*sourceOut
 	sinks     []*task
-	stopID    uint64 // savepoint after which sinks stop (0: none)
+	spDir     string // directory of the newest completed savepoint
 	stopErr   atomic.Pointer[StoppedError]
 	nStopped  int
 	firstID   uint64
@@ -251,7 +250,6 @@ func (ck *ckptRun) loadRestore() error {
 	}
 	ck.positions = map[string]map[string]int64{}
 	ck.sinkHands = map[string][]SinkHandle{}
-	var stateFiles []string
 	for _, tm := range md.Tasks {
 		for _, p := range tm.SourcePositions {
 			m := ck.positions[p.Source]
@@ -266,12 +264,6 @@ func (ck *ckptRun) loadRestore() error {
 			m[name] = p.Offset
 		}
 		v := tm.Task.Vertex
-		if tm.Task == stateTask {
-			for _, h := range tm.Handles {
-				stateFiles = append(stateFiles, h.Path)
-			}
-			continue
-		}
 		if ck.isSinkVertex(v) {
 			hs := ck.sinkHands[v]
 			for len(hs) <= tm.Task.Subtask {
@@ -283,23 +275,10 @@ func (ck *ckptRun) loadRestore() error {
 	}
 	// The chain: parents (nearest first) reversed, then this one.
 	var files []string
-	for i := len(md.Parents) - 1; i >= 0; i-- {
-		pdir := filepath.Join(filepath.Dir(cp.Dir), "chk-"+strconv.FormatUint(md.Parents[i], 10))
-		pmd, err := readMetadataFile(pdir)
-		if err != nil {
-			return err
-		}
-		for _, tm := range pmd.Tasks {
-			if tm.Task == stateTask {
-				for _, h := range tm.Handles {
-					files = append(files, filepath.Join(pdir, h.Path))
-				}
-			}
-		}
+	for i := len(cp.Parents) - 1; i >= 0; i-- {
+		files = append(files, stateFiles(cp.Parents[i])...)
 	}
-	for _, f := range stateFiles {
-		files = append(files, filepath.Join(cp.Dir, f))
-	}
+	files = append(files, stateFiles(*cp)...)
 	if len(files) == 0 {
 		db, err := state.Open(ck.stateDir)
 		if err != nil {
@@ -332,16 +311,17 @@ func (ck *ckptRun) loadRestore() error {
 	return nil
 }
 
-func readMetadataFile(dir string) (checkpoint.Metadata, error) {
-	var md checkpoint.Metadata
-	b, err := os.ReadFile(filepath.Join(dir, checkpoint.MetadataFile))
-	if err != nil {
-		return md, fmt.Errorf("parent checkpoint: %w", err)
+// stateFiles lists the state files of one checkpoint (the state task's).
+func stateFiles(cp checkpoint.Checkpoint) []string {
+	var out []string
+	for _, tm := range cp.Metadata.Tasks {
+		if tm.Task == stateTask {
+			for _, h := range tm.Handles {
+				out = append(out, filepath.Join(cp.Dir, h.Path))
+			}
+		}
 	}
-	if err := json.Unmarshal(b, &md); err != nil {
-		return md, fmt.Errorf("parent checkpoint %s: %w", dir, err)
-	}
-	return md, nil
+	return out
 }
 
 func short(s string) string {
@@ -420,7 +400,7 @@ func (ck *ckptRun) prepare(tasks []*task) error {
 			}
 		}
 		if t.source == nil {
-			a, err := NewAligner(AlignerConfig{Inputs: max(1, t.io.nInputs), Mode: AlignMode(ck.cfg.Mode),
+			a, err := NewAligner(AlignerConfig{Inputs: max(1, t.io.nInputs), Mode: ck.cfg.Mode,
 				Timeout: ck.cfg.AlignTimeout, MaxHeld: ck.cfg.MaxHeld})
 			if err != nil {
 				return err
@@ -572,6 +552,9 @@ func (ck *ckptRun) onComplete(c checkpoint.Complete) error {
 	}
 	ck.db.Acknowledge(c.ID)
 	ck.mu.Lock()
+	if md.Kind == checkpoint.KindSavepoint {
+		ck.spDir = loc.Dir
+	}
 	for id := range ck.triggers {
 		if id <= c.ID {
 			delete(ck.triggers, id)
@@ -609,18 +592,9 @@ func (ck *ckptRun) onAbort(a checkpoint.Abort) {
 // if there is none the job stops now.
 func (ck *ckptRun) onStop(s checkpoint.Stop) {
 	ck.mu.Lock()
-	ck.stopID = s.SavepointID
 	sinks := ck.sinks
+	serr := &StoppedError{SavepointID: s.SavepointID, Dir: ck.spDir} // Stop follows its savepoint's Complete
 	ck.mu.Unlock()
-	dir := ""
-	if es, err := ck.storage.List(); err == nil {
-		for _, e := range es {
-			if e.Kind == checkpoint.KindSavepoint && e.ID == s.SavepointID {
-				dir = e.Dir
-			}
-		}
-	}
-	serr := &StoppedError{SavepointID: s.SavepointID, Dir: dir}
 	if len(sinks) == 0 {
 		ck.stop(serr)
 		return
@@ -673,7 +647,7 @@ func (ck *ckptRun) maybeSnapshot(ctx context.Context, id uint64) {
 		return
 	}
 	p := ck.pend[id]
-	if p == nil || p.applied {
+	if p == nil {
 		return
 	}
 	for _, t := range ck.stateful {
@@ -686,14 +660,10 @@ func (ck *ckptRun) maybeSnapshot(ctx context.Context, id uint64) {
 	loc := ck.locs[id]
 	ck.mu.Unlock()
 	if !ok {
-		if _, known := ck.pend[id]; known && len(p.got) > 0 {
-			// aborted (or not yet triggered here): the arenas are applied
-			// and belong to the next checkpoint's delta.
-		}
+		// aborted: its arenas are applied and belong to the next delta
 		delete(ck.pend, id)
 		return
 	}
-	p.applied = true
 	for old := range ck.pend {
 		if old < id {
 			delete(ck.pend, old)
@@ -710,10 +680,8 @@ func (ck *ckptRun) maybeSnapshot(ctx context.Context, id uint64) {
 		defer ck.asyncWG.Done()
 		start := time.Now()
 		pr, pw := io.Pipe()
-		var stats state.SnapshotStats
 		go func() {
-			var err error
-			stats, err = ck.db.Snapshot(id, since, pw)
+			_, err := ck.db.Snapshot(id, since, pw)
 			pw.CloseWithError(err)
 		}()
 		name := "state-" + strconv.FormatUint(id, 10)
@@ -736,7 +704,6 @@ func (ck *ckptRun) maybeSnapshot(ctx context.Context, id uint64) {
 			ck.ack(id, t, checkpoint.AckInfo{SyncDur: m.sync, AlignDur: m.align, AsyncDur: async})
 		}
 		ck.ack(id, stateTask, checkpoint.AckInfo{AsyncDur: async, Bytes: h.Size, Handles: []checkpoint.StateHandle{h}})
-		_ = stats
 	}()
 }
 

@@ -652,15 +652,7 @@ func (s *sourceOut) SplitDone(split int) {
 	}
 }
 
-func (s *sourceOut) AddSplit() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.names != nil {
-		s.names = append(s.names, strconv.Itoa(len(s.names)))
-		s.pos = append(s.pos, 0)
-	}
-	return s.addSplit()
-}
+func (s *sourceOut) AddSplit() int { return s.AddNamedSplit(strconv.Itoa(len(s.maxTs))) }
 
 func (s *sourceOut) addSplit() int {
 	s.maxTs = append(s.maxTs, MinWatermark)

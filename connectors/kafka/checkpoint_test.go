@@ -172,17 +172,11 @@ func TestSourcePositionsPastTxnMarkers(t *testing.T) {
 	defer cancel()
 	cl := newKgo(t, addrs, kgo.TransactionalID("tx-pos"))
 	txn := func(commit bool, ids ...int) {
-		if err := cl.BeginTransaction(); err != nil {
-			t.Fatal(err)
-		}
+		var rs []*kgo.Record
 		for _, id := range ids {
-			if err := cl.ProduceSync(ctx, rec("t", 0, fmt.Sprintf(`{"id":%d,"p":0}`, id))).FirstErr(); err != nil {
-				t.Fatal(err)
-			}
+			rs = append(rs, rec("t", 0, fmt.Sprintf(`{"id":%d,"p":0}`, id)))
 		}
-		if err := cl.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
-			t.Fatal(err)
-		}
+		produceTxn(ctx, t, cl, commit, rs...)
 	}
 	txn(true, 1, 2, 3) // offsets 0-2, commit marker 3
 	txn(false, 10, 11) // 4-5, abort marker 6

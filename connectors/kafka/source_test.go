@@ -635,17 +635,11 @@ func TestReadCommitted(t *testing.T) {
 	defer cancel()
 	cl := newKgo(t, addrs, kgo.TransactionalID("tx1"))
 	txn := func(commit bool, ids ...int) {
-		if err := cl.BeginTransaction(); err != nil {
-			t.Fatal(err)
-		}
+		var rs []*kgo.Record
 		for _, id := range ids {
-			if err := cl.ProduceSync(ctx, rec("t", int32(id%2), fmt.Sprintf(`{"id":%d,"p":%d}`, id, id%2))).FirstErr(); err != nil {
-				t.Fatal(err)
-			}
+			rs = append(rs, rec("t", int32(id%2), fmt.Sprintf(`{"id":%d,"p":%d}`, id, id%2)))
 		}
-		if err := cl.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
-			t.Fatal(err)
-		}
+		produceTxn(ctx, t, cl, commit, rs...)
 	}
 	txn(true, 1, 2, 3)
 	txn(false, 10, 11, 12, 13)
@@ -784,5 +778,21 @@ func TestLeaderMoves(t *testing.T) {
 		if ids[i] == ids[i-1] {
 			t.Fatalf("record %d read twice", ids[i])
 		}
+	}
+}
+
+// produceTxn writes recs in one transaction of cl and commits or aborts it.
+func produceTxn(ctx context.Context, t *testing.T, cl *kgo.Client, commit bool, recs ...*kgo.Record) {
+	t.Helper()
+	if err := cl.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := cl.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
+		t.Fatal(err)
 	}
 }
