@@ -203,6 +203,32 @@ type Snapshotter interface {
 	SnapshotState(id uint64, w StateWriter) error
 }
 
+// CopyOnWriteSnapshotter is a Snapshotter that splits its synchronous
+// phase so that the part before the barrier is forwarded costs nothing
+// that grows with the entries changed. The runtime uses it in place of
+// SnapshotState; all calls come from the subtask goroutine.
+//
+// TrackChanges is called once before the first row of a job that takes
+// checkpoints (not on restore: RestoreState implies it), so that the first
+// capture holds only what changed since, which is everything, without a
+// pass over the state.
+//
+// CaptureState(id, w) marks what belongs to checkpoint id and returns;
+// the entries are written to w later. Until ContinueSnapshot reports done,
+// the operator may write to w from any of its calls (Process, OnWatermark,
+// Finish): an entry about to change or to be dropped is written first, as
+// it was at the barrier (copy on write). ContinueSnapshot(budget) writes up
+// to about budget more captured entries (all when budget <= 0); the
+// runtime calls it between inputs and owns w again once it reports done.
+// The runtime never calls CaptureState or SnapshotState while a capture is
+// still open.
+type CopyOnWriteSnapshotter interface {
+	Snapshotter
+	TrackChanges()
+	CaptureState(id uint64, w StateWriter) error
+	ContinueSnapshot(budget int) (done bool, err error)
+}
+
 // Restorer is implemented by stateful operators. RestoreState is called
 // once before the first Process when the job is restored: scan yields every
 // entry of the operator's key groups (TaskContext.FirstGroup..LastGroup),

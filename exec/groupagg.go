@@ -73,8 +73,9 @@ type aggGroup struct {
 	emitted bool
 	touched bool
 	kg      uint16
-	// checkpointing
-	dirty, persisted, dead bool
+	// checkpointing (groupagg_state.go)
+	marks           uint8 // groupMarkA, groupMarkB
+	persisted, dead bool
 }
 
 // NewGroupAgg checks cfg and builds the operator.
@@ -117,7 +118,7 @@ func (g *GroupAgg) Process(_ int, b *types.Batch, out Emitter) error {
 		g.keyBuf = appendGroupKey(g.keyBuf[:0], row, g.keys)
 		grp := g.groups[string(g.keyBuf)]
 		if b.Kind(i).IsRetract() {
-			if grp == nil || grp.rows <= 0 {
+			if grp == nil || grp.rows <= 0 || grp.dead {
 				continue
 			}
 			g.touch(grp)
@@ -125,8 +126,11 @@ func (g *GroupAgg) Process(_ int, b *types.Batch, out Emitter) error {
 			grp.rows--
 			continue
 		}
-		if grp == nil {
+		switch {
+		case grp == nil:
 			grp = g.newGroup(row)
+		case grp.dead:
+			g.revive(grp)
 		}
 		g.touch(grp)
 		g.agg.add(grp.accs, row)
@@ -137,9 +141,6 @@ func (g *GroupAgg) Process(_ int, b *types.Batch, out Emitter) error {
 	}
 	for _, grp := range g.touched {
 		g.emit(grp)
-		if g.ck.track {
-			g.markDirty(grp)
-		}
 	}
 	clear(g.touched)
 	g.touched = g.touched[:0]
@@ -164,6 +165,9 @@ func (g *GroupAgg) newGroup(row types.Row) *aggGroup {
 
 func (g *GroupAgg) touch(grp *aggGroup) {
 	if !grp.touched {
+		if g.ck.track {
+			g.markDirty(grp) // before it changes
+		}
 		grp.touched = true
 		g.touched = append(g.touched, grp)
 	}
@@ -176,8 +180,10 @@ func (g *GroupAgg) emit(grp *aggGroup) {
 		if grp.emitted {
 			g.row(types.Delete, grp.vals, grp.prev)
 		}
-		delete(g.groups, grp.key)
 		grp.dead = true
+		if !g.ck.track {
+			delete(g.groups, grp.key)
+		} // else the capture that writes its deletion removes it
 		return
 	}
 	g.agg.results(grp.accs, g.res)

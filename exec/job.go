@@ -484,7 +484,8 @@ type task struct {
 	aligner     *Aligner
 	opID        int // state operator id (vertex index + 1) of a Snapshotter
 	lastSnap    uint64
-	lastArena   int // bytes of the previous arena: the next one's size hint
+	lastArena   int       // bytes of the previous arena: the next one's size hint
+	capture     *arenaMsg // a CopyOnWriteSnapshotter's capture being written
 	commitSig   chan struct{}
 	commitID    atomic.Uint64
 	committed   uint64
@@ -839,9 +840,18 @@ func (t *task) runInputs() error {
 				deadlineC = nil
 			}
 		}
+		var drain <-chan struct{}
+		if t.capture != nil {
+			drain = closedChan // interleave writing the capture with input
+		}
 		var msg Message
 		select {
 		case msg = <-t.io.in:
+		case <-drain:
+			if err := t.continueCapture(captureSlice); err != nil {
+				return err
+			}
+			continue
 		case <-tick:
 			if err := ticker.OnTick(out); err != nil {
 				return err

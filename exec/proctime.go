@@ -75,6 +75,19 @@ func (p *ProcTimeWindow) SnapshotState(id uint64, w StateWriter) error {
 	return p.Inner.SnapshotState(id, w)
 }
 
+// TrackChanges implements CopyOnWriteSnapshotter.
+func (p *ProcTimeWindow) TrackChanges() { p.Inner.TrackChanges() }
+
+// CaptureState implements CopyOnWriteSnapshotter.
+func (p *ProcTimeWindow) CaptureState(id uint64, w StateWriter) error {
+	return p.Inner.CaptureState(id, w)
+}
+
+// ContinueSnapshot implements CopyOnWriteSnapshotter.
+func (p *ProcTimeWindow) ContinueSnapshot(budget int) (bool, error) {
+	return p.Inner.ContinueSnapshot(budget)
+}
+
 // RestoreState implements Restorer.
 func (p *ProcTimeWindow) RestoreState(scan func(fn func(kg uint16, key, ns, value []byte) error) error) error {
 	return p.Inner.RestoreState(scan)

@@ -132,10 +132,12 @@ type windowBucket struct {
 	slot map[int32]int32 // key id → group index
 	ids  []int32         // key id of each group, in creation order
 	accs []Accumulator   // group i owns accs[i*nAggs : (i+1)*nAggs]
-	// checkpointing: per group groupDirty|groupPersisted, and the dirty
-	// groups since the last snapshot
+	// checkpointing (windowagg_state.go): per group groupPersisted and
+	// the two dirty marks; the groups changed since the last capture, and
+	// the captured groups not written yet
 	st    []uint8
 	dirty []int32
+	capt  []int32
 }
 
 type keySessions struct {
@@ -248,10 +250,10 @@ func (w *WindowAgg) processTumble(rows []types.Row) error {
 			w.wayWins[0] = bw
 		}
 		gi := int(w.group(bw, w.intern(row), 0))
-		w.agg.add(bw.accs[gi*n:gi*n+n], row)
 		if w.ckState.track {
 			w.markDirty(bw, gi)
 		}
+		w.agg.add(bw.accs[gi*n:gi*n+n], row)
 	}
 	return nil
 }
@@ -287,10 +289,10 @@ func (w *WindowAgg) processMulti(rows []types.Row) error {
 				w.wayWins[way] = bw
 			}
 			gi := int(w.group(bw, id, way))
-			w.agg.add(bw.accs[gi*n:gi*n+n], row)
 			if w.ckState.track {
 				w.markDirty(bw, gi)
 			}
+			w.agg.add(bw.accs[gi*n:gi*n+n], row)
 		}
 	}
 	return nil
@@ -313,6 +315,9 @@ func (w *WindowAgg) processSession(rows []types.Row) error {
 		id := w.intern(row)
 		if int(id) >= len(w.sess) {
 			w.sess = append(w.sess, make([]keySessions, int(id)+1-len(w.sess))...)
+		}
+		if w.ckState.track {
+			w.markKeyDirty(id)
 		}
 		ks := &w.sess[id]
 		lo, hi, merged := SessionMerge(ks.wins, ts, gap)
@@ -347,9 +352,6 @@ func (w *WindowAgg) processSession(rows []types.Row) error {
 			accs = ks.st[lo].accs
 		}
 		w.agg.add(accs, row)
-		if w.ckState.track {
-			w.markKeyDirty(id)
-		}
 	}
 	return nil
 }

@@ -10,13 +10,26 @@ package exec
 //	    uvarint count, then per session varint start, end, uvarint seq,
 //	    EncodeAccumulators
 //
-// Tracking starts at the first SnapshotState (which writes everything) or at
-// RestoreState; until then the hot path pays one predictable branch per row.
-// A group changed since the last snapshot is dirty (one byte per group and a
-// list per bucket); a fired window that had been persisted leaves a
-// deletion. The operator's watermark is not part of the state: after a
-// restore it climbs again from the replayed input, so a row that was late
-// before the failure is judged again against the new watermark.
+// Tracking starts at TrackChanges (the runtime calls it before the first
+// row of a checkpointing job), at the first SnapshotState (which then
+// writes everything) or at RestoreState; until then the hot path pays one
+// predictable branch per row.
+//
+// Snapshots are copy-on-write (CopyOnWriteSnapshotter). Every group carries
+// two dirty marks that swap roles at each capture: the current mark says
+// "changed since the last capture" and puts the group on its bucket's dirty
+// list; at CaptureState the current lists become the captured lists and the
+// other mark becomes current, so a capture costs one step per bucket with
+// changes, not per changed group. A captured group is written when the
+// runtime calls ContinueSnapshot between batches or, if it is about to
+// change or fire first, right before that (copy on write), so the capture
+// holds every group exactly as it was at the barrier. A fired window whose
+// groups had been written leaves deletions, written with the next capture.
+// SESSION keys do the same with a captured set of keys.
+//
+// The operator's watermark is not part of the state: after a restore it
+// climbs again from the replayed input, so a row that was late before the
+// failure is judged again against the new watermark.
 
 import (
 	"encoding/binary"
@@ -28,9 +41,12 @@ import (
 // copies what it is given and never writes to it.
 func stringBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
+// Per-group checkpoint bits (windowBucket.st); the two marks alternate
+// between "changed since the last capture" and "captured, not yet written".
 const (
-	groupDirty     = 1
-	groupPersisted = 2
+	groupPersisted = 1
+	groupMarkA     = 2
+	groupMarkB     = 4
 )
 
 type windowDelete struct {
@@ -40,38 +56,134 @@ type windowDelete struct {
 }
 
 type windowAggState struct {
-	track        bool
+	track bool
+	// cur marks groups changed since the last capture; capt marks captured
+	// groups not written yet (only while out != nil).
+	cur, capt    uint8
 	dirtyBuckets []*windowBucket
 	deletes      []windowDelete
-	sessDirty    map[string]uint16 // SESSION: dirty group keys → key group
-	vbuf, nsbuf  []byte
+
+	// the capture in progress: out is nil when there is none
+	out         StateWriter
+	captBuckets []*windowBucket
+	captDeletes []windowDelete
+	nextBucket  int // captBuckets[:nextBucket] are written
+	sessDirty   sessionKeys
+	sessCapt    sessionKeys
+	vbuf, nsbuf []byte
+}
+
+// sessionKeys is a set of SESSION group keys with their key groups, in
+// insertion order so that a capture can be written a slice at a time.
+type sessionKeys struct {
+	kg   map[string]uint16
+	keys []string
+	next int // keys[:next] are written (captured set only)
+}
+
+func (s *sessionKeys) add(key string, kg uint16) {
+	if _, ok := s.kg[key]; !ok {
+		s.kg[key] = kg
+		s.keys = append(s.keys, key)
+	}
+}
+
+func (s *sessionKeys) reset() {
+	clear(s.kg)
+	clear(s.keys)
+	s.keys, s.next = s.keys[:0], 0
 }
 
 var (
-	_ Snapshotter = (*WindowAgg)(nil)
-	_ Restorer    = (*WindowAgg)(nil)
+	_ CopyOnWriteSnapshotter = (*WindowAgg)(nil)
+	_ Restorer               = (*WindowAgg)(nil)
 )
 
+// TrackChanges implements CopyOnWriteSnapshotter.
+func (w *WindowAgg) TrackChanges() {
+	cs := &w.ckState
+	if !cs.track {
+		w.startTracking()
+	}
+}
+
+func (w *WindowAgg) startTracking() {
+	cs := &w.ckState
+	cs.track = true
+	cs.cur, cs.capt = groupMarkA, groupMarkB
+	if w.spec.Kind == WindowSession {
+		cs.sessDirty.kg = map[string]uint16{}
+		cs.sessCapt.kg = map[string]uint16{}
+	}
+}
+
+// markDirty is called before group gi of bw changes.
 func (w *WindowAgg) markDirty(bw *windowBucket, gi int) {
-	if bw.st[gi]&groupDirty != 0 {
+	cs := &w.ckState
+	st := bw.st[gi]
+	if st&cs.cur != 0 {
 		return
 	}
-	bw.st[gi] |= groupDirty
+	if st&cs.capt != 0 {
+		w.putGroup(bw, gi) // copy on write
+	}
+	bw.st[gi] |= cs.cur
 	if len(bw.dirty) == 0 {
-		w.ckState.dirtyBuckets = append(w.ckState.dirtyBuckets, bw)
+		cs.dirtyBuckets = append(cs.dirtyBuckets, bw)
 	}
 	bw.dirty = append(bw.dirty, int32(gi))
 }
 
-func (w *WindowAgg) markKeyDirty(id int32) {
-	k := &w.keyInfo[id]
-	w.ckState.sessDirty[k.str] = k.kg
+// putGroup writes group gi of bw to the capture and clears its capture mark.
+func (w *WindowAgg) putGroup(bw *windowBucket, gi int) {
+	cs := &w.ckState
+	n := w.nAggs
+	k := &w.keyInfo[bw.ids[gi]]
+	cs.vbuf = EncodeAccumulators(cs.vbuf[:0], bw.accs[gi*n:gi*n+n])
+	cs.nsbuf = appendWindowNS(cs.nsbuf[:0], bw.win)
+	cs.out.Put(k.kg, stringBytes(k.str), cs.nsbuf, cs.vbuf)
+	bw.st[gi] = bw.st[gi]&^cs.capt | groupPersisted
 }
 
-// forgetBucket records the deletions of a firing bucket's persisted groups
-// and drops it from the dirty list (the bucket is recycled).
+// markKeyDirty is called before the sessions of key id change.
+func (w *WindowAgg) markKeyDirty(id int32) {
+	cs := &w.ckState
+	k := &w.keyInfo[id]
+	if cs.out != nil {
+		if _, ok := cs.sessCapt.kg[k.str]; ok {
+			w.putSessions(k.str, k.kg) // copy on write
+		}
+	}
+	cs.sessDirty.add(k.str, k.kg)
+}
+
+// putSessions writes the sessions of a captured key (a deletion when it has
+// none) and takes it out of the captured set.
+func (w *WindowAgg) putSessions(key string, kg uint16) {
+	cs := &w.ckState
+	delete(cs.sessCapt.kg, key)
+	id, ok := w.keyIDs[key]
+	if !ok || int(id) >= len(w.sess) || len(w.sess[id].wins) == 0 {
+		cs.out.Delete(kg, stringBytes(key), nil)
+		return
+	}
+	cs.vbuf = w.encodeSessions(cs.vbuf[:0], &w.sess[id])
+	cs.out.Put(kg, stringBytes(key), nil, cs.vbuf)
+}
+
+// forgetBucket is called before a bucket fires and is recycled: captured
+// groups are written first, then the groups ever written leave deletions,
+// and the bucket leaves the dirty list.
 func (w *WindowAgg) forgetBucket(bw *windowBucket) {
 	cs := &w.ckState
+	if cs.out != nil {
+		for _, gi := range bw.capt {
+			if bw.st[gi]&cs.capt != 0 {
+				w.putGroup(bw, int(gi))
+			}
+		}
+	}
+	bw.capt = bw.capt[:0]
 	for gi, st := range bw.st {
 		if st&groupPersisted != 0 {
 			k := &w.keyInfo[bw.ids[gi]]
@@ -100,44 +212,104 @@ func decodeWindowNS(ns []byte) (Window, error) {
 	return Window{Start: int64(binary.BigEndian.Uint64(ns) ^ (1 << 63)), End: int64(binary.BigEndian.Uint64(ns[8:]) ^ (1 << 63))}, nil
 }
 
-// SnapshotState implements Snapshotter.
-func (w *WindowAgg) SnapshotState(_ uint64, out StateWriter) error {
-	cs := &w.ckState
-	if w.spec.Kind == WindowSession {
-		return w.snapshotSessions(out)
+// SnapshotState implements Snapshotter: a capture written out at once.
+func (w *WindowAgg) SnapshotState(id uint64, out StateWriter) error {
+	if err := w.CaptureState(id, out); err != nil {
+		return err
 	}
-	n := w.nAggs
-	put := func(bw *windowBucket, gi int) {
-		k := &w.keyInfo[bw.ids[gi]]
-		cs.vbuf = EncodeAccumulators(cs.vbuf[:0], bw.accs[gi*n:gi*n+n])
-		cs.nsbuf = appendWindowNS(cs.nsbuf[:0], bw.win)
-		out.Put(k.kg, stringBytes(k.str), cs.nsbuf, cs.vbuf)
-		bw.st[gi] = groupPersisted
+	_, err := w.ContinueSnapshot(0)
+	return err
+}
+
+// CaptureState implements CopyOnWriteSnapshotter.
+func (w *WindowAgg) CaptureState(_ uint64, out StateWriter) error {
+	cs := &w.ckState
+	if cs.out != nil {
+		if _, err := w.ContinueSnapshot(0); err != nil {
+			return err
+		}
 	}
 	if !cs.track {
-		cs.track = true
-		for _, bw := range w.pending {
-			for gi := range bw.ids {
-				put(bw, gi)
+		// everything held so far is new to the checkpoint
+		w.startTracking()
+		if w.spec.Kind == WindowSession {
+			for id := range w.sess {
+				if len(w.sess[id].wins) > 0 {
+					w.markKeyDirty(int32(id))
+				}
+			}
+		} else {
+			for _, bw := range w.pending {
+				for gi := range bw.ids {
+					w.markDirty(bw, gi)
+				}
 			}
 		}
+	}
+	cs.out = out
+	if w.spec.Kind == WindowSession {
+		cs.sessDirty, cs.sessCapt = cs.sessCapt, cs.sessDirty
 		return nil
 	}
-	for _, d := range cs.deletes {
-		cs.nsbuf = appendWindowNS(cs.nsbuf[:0], d.win)
-		out.Delete(d.kg, stringBytes(d.key), cs.nsbuf)
+	cs.captDeletes, cs.deletes = cs.deletes, cs.captDeletes[:0]
+	cs.captBuckets, cs.dirtyBuckets = cs.dirtyBuckets, cs.captBuckets[:0]
+	for _, bw := range cs.captBuckets {
+		bw.capt, bw.dirty = bw.dirty, bw.capt[:0]
 	}
-	clear(cs.deletes)
-	cs.deletes = cs.deletes[:0]
-	for _, bw := range cs.dirtyBuckets {
-		for _, gi := range bw.dirty {
-			put(bw, int(gi))
-		}
-		bw.dirty = bw.dirty[:0]
-	}
-	clear(cs.dirtyBuckets)
-	cs.dirtyBuckets = cs.dirtyBuckets[:0]
+	cs.cur, cs.capt = cs.capt, cs.cur
+	cs.nextBucket = 0
 	return nil
+}
+
+// ContinueSnapshot implements CopyOnWriteSnapshotter.
+func (w *WindowAgg) ContinueSnapshot(budget int) (bool, error) {
+	cs := &w.ckState
+	if cs.out == nil {
+		return true, nil
+	}
+	if budget <= 0 {
+		budget = int(^uint(0) >> 1)
+	}
+	if w.spec.Kind == WindowSession {
+		sc := &cs.sessCapt
+		for ; sc.next < len(sc.keys) && budget > 0; sc.next++ {
+			if kg, ok := sc.kg[sc.keys[sc.next]]; ok {
+				w.putSessions(sc.keys[sc.next], kg)
+				budget--
+			}
+		}
+		if sc.next < len(sc.keys) {
+			return false, nil
+		}
+		sc.reset()
+		cs.out = nil
+		return true, nil
+	}
+	for _, d := range cs.captDeletes {
+		cs.nsbuf = appendWindowNS(cs.nsbuf[:0], d.win)
+		cs.out.Delete(d.kg, stringBytes(d.key), cs.nsbuf)
+	}
+	budget -= len(cs.captDeletes)
+	clear(cs.captDeletes)
+	cs.captDeletes = cs.captDeletes[:0]
+	for ; cs.nextBucket < len(cs.captBuckets); cs.nextBucket++ {
+		bw := cs.captBuckets[cs.nextBucket]
+		for len(bw.capt) > 0 {
+			if budget <= 0 {
+				return false, nil
+			}
+			gi := bw.capt[len(bw.capt)-1]
+			bw.capt = bw.capt[:len(bw.capt)-1]
+			if bw.st[gi]&cs.capt != 0 {
+				w.putGroup(bw, int(gi))
+				budget--
+			}
+		}
+	}
+	clear(cs.captBuckets)
+	cs.captBuckets = cs.captBuckets[:0]
+	cs.out = nil
+	return true, nil
 }
 
 func (w *WindowAgg) encodeSessions(dst []byte, ks *keySessions) []byte {
@@ -151,44 +323,11 @@ func (w *WindowAgg) encodeSessions(dst []byte, ks *keySessions) []byte {
 	return dst
 }
 
-func (w *WindowAgg) snapshotSessions(out StateWriter) error {
-	cs := &w.ckState
-	if !cs.track {
-		cs.track = true
-		cs.sessDirty = map[string]uint16{}
-		for id := range w.sess {
-			ks := &w.sess[id]
-			if len(ks.wins) == 0 {
-				continue
-			}
-			k := &w.keyInfo[id]
-			cs.vbuf = w.encodeSessions(cs.vbuf[:0], ks)
-			out.Put(k.kg, stringBytes(k.str), nil, cs.vbuf)
-		}
-		return nil
-	}
-	for key, kg := range cs.sessDirty {
-		id, ok := w.keyIDs[key]
-		if !ok || int(id) >= len(w.sess) || len(w.sess[id].wins) == 0 {
-			out.Delete(kg, stringBytes(key), nil)
-			continue
-		}
-		cs.vbuf = w.encodeSessions(cs.vbuf[:0], &w.sess[id])
-		out.Put(kg, stringBytes(key), nil, cs.vbuf)
-	}
-	clear(cs.sessDirty)
-	return nil
-}
-
 // RestoreState implements Restorer: it rebuilds the open windows of the
 // subtask's key groups. Groups restored into one window come first in that
 // window's output, in key order.
 func (w *WindowAgg) RestoreState(scan func(fn func(kg uint16, key, ns, value []byte) error) error) error {
-	cs := &w.ckState
-	cs.track = true
-	if w.spec.Kind == WindowSession {
-		cs.sessDirty = map[string]uint16{}
-	}
+	w.startTracking()
 	n := w.nAggs
 	return scan(func(kg uint16, key, ns, value []byte) error {
 		id := w.internKey(string(key), kg)
