@@ -736,17 +736,17 @@ func (t *task) signalCommit(id uint64) {
 	}
 }
 
-// onCommitSignal commits a two-phase sink up to the newest completed id.
+// onCommitSignal commits a two-phase sink up to the newest completed id,
+// and ends it once it has committed the stop savepoint, whichever of the
+// commit signal and the stop came first.
 func (t *task) onCommitSignal() error {
-	id := t.commitID.Load()
-	if id <= t.committed {
-		return nil
+	if id := t.commitID.Load(); id > t.committed {
+		t.committed = id
+		if err := t.sink.(TwoPhaseSink).Commit(id); err != nil {
+			return fmt.Errorf("committing checkpoint %d: %w", id, err)
+		}
 	}
-	t.committed = id
-	if err := t.sink.(TwoPhaseSink).Commit(id); err != nil {
-		return fmt.Errorf("committing checkpoint %d: %w", id, err)
-	}
-	if se := t.ck.stopErr.Load(); se != nil && id >= se.SavepointID {
+	if se := t.ck.stopErr.Load(); se != nil && t.committed >= se.SavepointID {
 		return errStopped
 	}
 	return nil
