@@ -528,11 +528,18 @@ func (p *Plan) Run(ctx context.Context) error {
 // RunWithCheckpoints executes the plan taking checkpoints as ck says; the
 // plan's fingerprint is filled in.
 func (p *Plan) RunWithCheckpoints(ctx context.Context, ck *exec.CheckpointConfig) error {
+	return exec.Run(ctx, p.CheckpointedJob(ck))
+}
+
+// CheckpointedJob is the job RunWithCheckpoints runs: Job with a copy of ck
+// carrying the plan's fingerprint. Callers that run it themselves
+// (exec.Run) can read the vertices' metrics while it runs.
+func (p *Plan) CheckpointedJob(ck *exec.CheckpointConfig) *exec.JobSpec {
 	spec := p.Job()
 	c := *ck
 	c.Fingerprint = p.Fingerprint()
 	spec.Checkpoint = &c
-	return exec.Run(ctx, spec)
+	return spec
 }
 
 // Fingerprint identifies what a checkpoint of this plan contains: the

@@ -8,8 +8,9 @@
 //	weir help [command]           show help
 //
 //	weir checkpoints DIR [ID]     list or inspect checkpoints and savepoints
+//	weir serve [flags]            HTTP server: Trino client protocol, jobs
 //
-// shell and serve are reserved and report "not yet available".
+// shell is reserved and reports "not yet available".
 //
 // Exit status: 0 success; 1 runtime or SQL error; 2 usage error; 130 when
 // cancelled by SIGINT (Ctrl-C) or SIGTERM. On the first signal the running
@@ -77,7 +78,7 @@ func init() {
 	commands = []*command{
 		{name: "run", summary: "run a SQL script", help: runHelp, run: cmdRun},
 		{name: "shell", summary: "interactive SQL shell"},
-		{name: "serve", summary: "HTTP server speaking the Trino client protocol"},
+		{name: "serve", summary: "HTTP server speaking the Trino client protocol", help: serveHelp, run: cmdServe},
 		{name: "kafka", summary: "run a development Kafka broker (kfake) on 127.0.0.1", help: kafkaHelp, run: cmdKafka},
 		{name: "checkpoints", summary: "list and inspect checkpoints and savepoints", help: checkpointsHelp, run: cmdCheckpoints},
 		{name: "version", summary: "print the version", run: cmdVersion},

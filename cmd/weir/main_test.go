@@ -103,10 +103,14 @@ func TestDispatch(t *testing.T) {
 	if _, errOut, code := weir(t, "", "frobnicate"); code != exitUsage || !strings.Contains(errOut, `unknown command "frobnicate"`) {
 		t.Errorf("unknown: exit %d %q", code, errOut)
 	}
-	for _, name := range []string{"shell", "serve"} {
-		if _, errOut, code := weir(t, "", name); code != exitUsage || errOut != "weir "+name+": not yet available\n" {
-			t.Errorf("%s: exit %d %q", name, code, errOut)
-		}
+	if _, errOut, code := weir(t, "", "shell"); code != exitUsage || errOut != "weir shell: not yet available\n" {
+		t.Errorf("shell: exit %d %q", code, errOut)
+	}
+	if _, errOut, code := weir(t, "", "serve", "--bogus"); code != exitUsage || !strings.Contains(errOut, "weir serve: flag provided but not defined: -bogus") {
+		t.Errorf("serve --bogus: exit %d %q", code, errOut)
+	}
+	if _, errOut, code := weir(t, "", "serve", "--delivery", "twice"); code != exitUsage || !strings.Contains(errOut, `unknown --delivery "twice"`) {
+		t.Errorf("serve --delivery twice: exit %d %q", code, errOut)
 	}
 	if _, errOut, code := weir(t, "", "run", "a.sql", "b.sql"); code != exitUsage || !strings.Contains(errOut, "weir run: too many arguments") {
 		t.Errorf("run usage error: exit %d %q", code, errOut)
