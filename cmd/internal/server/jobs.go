@@ -383,7 +383,6 @@ func (j *job) run(ctx context.Context, plan *planner.Plan, restore string) error
 // ended records how a run ended.
 func (j *job) ended(ctx context.Context, err error) {
 	var stopped *exec.StoppedError
-	var forced *stopAfterSavepoint
 	now := time.Now().UTC()
 	j.mu.Lock()
 	j.running = false
@@ -399,8 +398,6 @@ func (j *job) ended(ctx context.Context, err error) {
 		return
 	case ctx.Err() != nil && errors.Is(context.Cause(ctx), errJobCanceled):
 		j.rec.State = jobCanceled
-	case ctx.Err() != nil && errors.As(context.Cause(ctx), &forced):
-		j.rec.State, j.rec.Savepoint = jobStopped, forced.dir
 	default:
 		j.rec.State, j.rec.Error = jobFailed, err.Error()
 	}
@@ -473,13 +470,10 @@ func (j *job) stop(savepoint bool, wait time.Duration) error {
 		return errJobNotRunning
 	}
 	if savepoint {
-		w := j.addWaiter()
 		if err := j.whenCheckpointing(control, done, wait, control.StopWithSavepoint); err != nil {
-			j.dropWaiter(w)
 			return err
 		}
 		j.event("stop with savepoint requested")
-		go j.enforceStop(w, done, cancel)
 	} else {
 		j.event("stop requested")
 		cancel(errJobCanceled)
@@ -519,60 +513,6 @@ func (j *job) savepoint(wait time.Duration) (md checkpoint.Metadata, ok bool, er
 		j.dropWaiter(w)
 		return md, false, nil
 	}
-}
-
-// stopGrace is how long a run may keep going after its stop savepoint
-// completed before enforceStop cancels it.
-const stopGrace = 5 * time.Second
-
-// stopAfterSavepoint is the cause of a run cancelled by enforceStop.
-type stopAfterSavepoint struct {
-	id  uint64
-	dir string
-}
-
-func (e *stopAfterSavepoint) Error() string {
-	return fmt.Sprintf("stopped after savepoint %d (%s)", e.id, e.dir)
-}
-
-// enforceStop makes sure a stop with savepoint stops the run. The runtime
-// can miss its own stop: when a sink commits the stop savepoint on the
-// signal of its completion before the driver has recorded the stop,
-// exec's onCommitSignal sees nothing newer to commit on the stop's signal
-// and the job runs on (see the report of issue 6). The savepoint is
-// complete and committed by then, so cancelling the run is what the stop
-// would have done: the job's state and its sinks' output are those of the
-// savepoint, and what the run did after it is aborted.
-func (j *job) enforceStop(w chan checkpoint.Metadata, done <-chan struct{}, cancel context.CancelCauseFunc) {
-	var md checkpoint.Metadata
-	select {
-	case m, ok := <-w:
-		if !ok {
-			return
-		}
-		md = m
-	case <-done:
-		j.dropWaiter(w)
-		return
-	}
-	t := time.NewTimer(stopGrace)
-	defer t.Stop()
-	select {
-	case <-done:
-		return
-	case <-t.C:
-	}
-	dir := savepointDir(j, md.ID)
-	j.event("the run did not stop %v after savepoint %d completed: cancelling it (the job's state and output are those of the savepoint)", stopGrace, md.ID)
-	cancel(&stopAfterSavepoint{id: md.ID, dir: dir})
-}
-
-func (j *job) addWaiter() chan checkpoint.Metadata {
-	w := make(chan checkpoint.Metadata, 1)
-	j.mu.Lock()
-	j.spWaiters = append(j.spWaiters, w)
-	j.mu.Unlock()
-	return w
 }
 
 // whenCheckpointing calls request (a CheckpointControl method) once the

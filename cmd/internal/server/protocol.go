@@ -191,13 +191,13 @@ func appendValue(dst []byte, v types.Value) []byte {
 	return format.AppendJSONString(dst, v.String())
 }
 
-// appendRow appends one row as a JSON array; op, if not nil, is the row
-// kind to put first.
-func appendRow(dst []byte, row types.Row, op *types.RowKind) []byte {
+// appendRow appends one row as a JSON array; with op, its kind comes
+// first.
+func appendRow(dst []byte, row types.Row, op bool, kind types.RowKind) []byte {
 	dst = append(dst, '[')
-	if op != nil {
+	if op {
 		dst = append(dst, '"')
-		dst = append(dst, op.String()...)
+		dst = append(dst, kind.String()...)
 		dst = append(dst, '"')
 		if len(row) > 0 {
 			dst = append(dst, ',')

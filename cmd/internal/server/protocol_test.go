@@ -155,7 +155,7 @@ func TestAppendValue(t *testing.T) {
 		}
 	}
 	k := types.UpdateBefore
-	if got := string(appendRow(nil, types.Row{types.BigIntValue(1)}, &k)); got != `["-U",1]` {
+	if got := string(appendRow(nil, types.Row{types.BigIntValue(1)}, true, k)); got != `["-U",1]` {
 		t.Errorf("changelog row %s", got)
 	}
 }

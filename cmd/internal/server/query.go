@@ -168,12 +168,7 @@ func (q *query) pushBatch(b *types.Batch, op bool) error {
 		if c.rows > 0 {
 			c.buf = append(c.buf, ',')
 		}
-		if op {
-			k := b.Kind(i)
-			c.buf = appendRow(c.buf, row, &k)
-		} else {
-			c.buf = appendRow(c.buf, row, nil)
-		}
+		c.buf = appendRow(c.buf, row, op, b.Kind(i))
 		c.rows++
 		if len(c.buf) >= chunkBytes {
 			if err := q.push(c); err != nil {
