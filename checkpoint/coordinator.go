@@ -370,6 +370,14 @@ func (c *Coordinator) Tick(now time.Time) []Action {
 	return append(out, c.start(p))
 }
 
+// TriggerNow triggers a periodic checkpoint without waiting for the
+// interval: now if MaxConcurrent and MinPause allow, else at the first Tick
+// that they do.
+func (c *Coordinator) TriggerNow(now time.Time) []Action {
+	c.nextTrigger = time.Time{}
+	return c.Tick(now)
+}
+
 // Savepoint triggers a savepoint now, regardless of MaxConcurrent, MinPause
 // and Interval.
 func (c *Coordinator) Savepoint(now time.Time) []Action {

@@ -180,6 +180,9 @@ func TestCoordinatorScripts(t *testing.T) {
 						t.Fatal(err)
 					}
 					return formatActions(c.Decline(now, mustID(t, words[1]), task, strings.Join(words[3:], " ")))
+				case "trigger-now":
+					now = epoch.Add(mustDur(t, words[1]))
+					return formatActions(c.TriggerNow(now))
 				case "savepoint":
 					return formatActions(c.Savepoint(now))
 				case "stop-with-savepoint":

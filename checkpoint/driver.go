@@ -111,6 +111,11 @@ func (d *Driver) Ack(id uint64, task TaskID, info AckInfo) error {
 	return d.post(func(now time.Time) []Action { return d.c.Ack(now, id, task, info) })
 }
 
+// TriggerNow queues Coordinator.TriggerNow (any goroutine; never blocks).
+func (d *Driver) TriggerNow() error {
+	return d.post(d.c.TriggerNow)
+}
+
 // Decline queues a decline (any goroutine; never blocks).
 func (d *Driver) Decline(id uint64, task TaskID, reason string) error {
 	return d.post(func(now time.Time) []Action { return d.c.Decline(now, id, task, reason) })

@@ -365,6 +365,13 @@ func (ck *ckptRun) prepare(tasks []*task) error {
 			}
 			t.so.names = names
 			t.so.pos = make([]int64, len(names))
+			// A split that emits nothing before the next barrier must
+			// still record where it resumed, not 0.
+			for i, n := range names {
+				if p, ok := ck.positions[t.v.Name][n]; ok {
+					t.so.pos[i] = p
+				}
+			}
 			t.trig = make(chan uint64, 8)
 			ck.injectors = append(ck.injectors, t.so)
 		case t.sink != nil:
@@ -752,6 +759,47 @@ func (t *task) onCommitSignal() error {
 	return nil
 }
 
+// finishSink ends a sink subtask of a checkpointing job at the end of its
+// input. In exactly-once mode its last rows are not committed on their
+// own: a crash after that, before the whole job ends, would restore an
+// earlier checkpoint and write them again. They are pre-committed as part
+// of the next checkpoint instead (the sink acks that one and every later
+// one with the handle, by itself), a checkpoint is triggered at once, and
+// the sink commits when one completes, then finishes (Flink's final
+// checkpoint).
+func (t *task) finishSink() error {
+	ck := t.ck
+	tp, ok := t.sink.(TwoPhaseSink)
+	if !ok || ck.cfg.Mode != DeliveryExactlyOnce {
+		if err := t.sink.Finish(); err != nil {
+			return err
+		}
+		ck.finished(t.taskID(), checkpoint.AckInfo{})
+		return nil
+	}
+	if err := t.onCommitSignal(); err != nil {
+		return err
+	}
+	id := max(t.lastSnap+1, ck.firstID)
+	h, err := tp.PreCommit(id)
+	if err != nil {
+		return fmt.Errorf("pre-commit of the last rows: %w", err)
+	}
+	ck.finished(t.taskID(), checkpoint.AckInfo{SinkHandle: h})
+	_ = ck.driver.TriggerNow()
+	for t.committed < id {
+		select {
+		case <-t.commitSig:
+			if err := t.onCommitSignal(); err != nil {
+				return err
+			}
+		case <-t.ctx.Done():
+			return errCancelled
+		}
+	}
+	return t.sink.Finish()
+}
+
 // sinkStopped counts sinks that committed the stop savepoint; the job stops
 // when all have.
 func (ck *ckptRun) sinkStopped() {
@@ -772,6 +820,7 @@ var errStopped = errors.New("stopped with savepoint")
 func (t *task) snapshot(id uint64, aligned time.Duration) error {
 	ck := t.ck
 	start := time.Now()
+	t.lastSnap = id
 	switch {
 	case t.sink != nil:
 		var h []byte
@@ -794,8 +843,10 @@ func (t *task) snapshot(id uint64, aligned time.Duration) error {
 		if err := t.continueCapture(0); err != nil {
 			return err
 		}
-		t.lastSnap = id
-		ch := state.NewChanges(uint32(t.opID), t.lastArena+t.lastArena/4)
+		// The arena grows as the capture is written: allocating (and
+		// zeroing) the previous arena's size here would cost the
+		// synchronous phase milliseconds per 100 MB.
+		ch := state.NewChanges(uint32(t.opID), 0)
 		cow, _ := t.op.(CopyOnWriteSnapshotter)
 		var err error
 		if cow != nil {
@@ -848,7 +899,6 @@ func (t *task) continueCapture(budget int) error {
 		}
 	}
 	t.capture = nil
-	t.lastArena = m.ch.Size()
 	select {
 	case t.ck.arenas <- *m:
 		return nil

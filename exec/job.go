@@ -484,7 +484,6 @@ type task struct {
 	aligner     *Aligner
 	opID        int // state operator id (vertex index + 1) of a Snapshotter
 	lastSnap    uint64
-	lastArena   int       // bytes of the previous arena: the next one's size hint
 	capture     *arenaMsg // a CopyOnWriteSnapshotter's capture being written
 	commitSig   chan struct{}
 	commitID    atomic.Uint64
@@ -882,13 +881,10 @@ func (t *task) runInputs() error {
 		}
 	}
 	if t.sink != nil {
-		if err := t.sink.Finish(); err != nil {
-			return err
-		}
 		if t.ck != nil {
-			t.ck.finished(t.taskID(), checkpoint.AckInfo{})
+			return t.finishSink()
 		}
-		return nil
+		return t.sink.Finish()
 	}
 	if wh != nil && cur != MaxWatermark {
 		cur = MaxWatermark
