@@ -280,6 +280,9 @@ type Coordinator struct {
 
 	lastChain []uint64 // last completed periodic checkpoint, then its parents
 	lastBytes int64    // its BytesFull
+	// fullFrom > 0: periodic checkpoints are full until one with an id ≥
+	// fullFrom completes (RequireFull)
+	fullFrom uint64
 
 	// the last completion, until the driver reports it was not persisted
 	lastID             uint64
@@ -360,7 +363,7 @@ func (c *Coordinator) Tick(now time.Time) []Action {
 		return out
 	}
 	c.nextTrigger = now.Add(c.cfg.Interval)
-	full := c.nCheckpoints%c.cfg.FullEvery == 0 || len(c.lastChain) == 0
+	full := c.nCheckpoints%c.cfg.FullEvery == 0 || len(c.lastChain) == 0 || c.fullFrom > 0
 	c.nCheckpoints++
 	p := &pending{id: c.next, kind: KindCheckpoint, full: full, trigger: now, acks: map[TaskID]TaskMetadata{}}
 	if !full {
@@ -376,6 +379,16 @@ func (c *Coordinator) Tick(now time.Time) []Action {
 func (c *Coordinator) TriggerNow(now time.Time) []Action {
 	c.nextTrigger = time.Time{}
 	return c.Tick(now)
+}
+
+// RequireFull makes every periodic checkpoint triggered from now on full
+// until one of them completes: the state behind the last completed
+// checkpoint is no longer available as changes to build a delta from.
+func (c *Coordinator) RequireFull() []Action {
+	if c.fullFrom == 0 {
+		c.fullFrom = c.next
+	}
+	return nil
 }
 
 // Savepoint triggers a savepoint now, regardless of MaxConcurrent, MinPause
@@ -492,6 +505,9 @@ func (c *Coordinator) complete(now time.Time, p *pending) []Action {
 		c.lastChain = append([]uint64{p.id}, p.parents...)
 		c.lastBytes = md.BytesFull
 		c.failures = 0
+		if p.full && c.fullFrom > 0 && p.id >= c.fullFrom {
+			c.fullFrom = 0
+		}
 	}
 	out := []Action{Complete{ID: p.id, Metadata: md}}
 	for _, q := range slices.Clone(c.pending) {

@@ -183,6 +183,8 @@ func TestCoordinatorScripts(t *testing.T) {
 				case "trigger-now":
 					now = epoch.Add(mustDur(t, words[1]))
 					return formatActions(c.TriggerNow(now))
+				case "require-full":
+					return formatActions(c.RequireFull())
 				case "savepoint":
 					return formatActions(c.Savepoint(now))
 				case "stop-with-savepoint":

@@ -121,6 +121,11 @@ func (d *Driver) Decline(id uint64, task TaskID, reason string) error {
 	return d.post(func(now time.Time) []Action { return d.c.Decline(now, id, task, reason) })
 }
 
+// RequireFull queues Coordinator.RequireFull (any goroutine; never blocks).
+func (d *Driver) RequireFull() error {
+	return d.post(func(time.Time) []Action { return d.c.RequireFull() })
+}
+
 // Savepoint queues a savepoint request (any goroutine; never blocks).
 func (d *Driver) Savepoint() error {
 	return d.post(func(now time.Time) []Action { return d.c.Savepoint(now) })

@@ -213,19 +213,23 @@ type Snapshotter interface {
 // capture holds only what changed since, which is everything, without a
 // pass over the state.
 //
-// CaptureState(id, w) marks what belongs to checkpoint id and returns;
-// the entries are written to w later. Until ContinueSnapshot reports done,
-// the operator may write to w from any of its calls (Process, OnWatermark,
+// CaptureState(id, full, w) marks what belongs to checkpoint id and
+// returns; the entries are written to w later. An incremental capture
+// holds the entries changed or removed since the previous capture; a full
+// one holds every entry the operator has, plus those removals (so that it
+// can also stand in a delta). Until ContinueSnapshot reports done, the
+// operator may write to w from any of its calls (Process, OnWatermark,
 // Finish): an entry about to change or to be dropped is written first, as
-// it was at the barrier (copy on write). ContinueSnapshot(budget) writes up
-// to about budget more captured entries (all when budget <= 0); the
+// it was at the barrier (copy on write). ContinueSnapshot(budget) writes
+// up to about budget more captured entries (all when budget <= 0); the
 // runtime calls it between inputs and owns w again once it reports done.
+// Each (key group, key, namespace) is written at most once per capture.
 // The runtime never calls CaptureState or SnapshotState while a capture is
 // still open.
 type CopyOnWriteSnapshotter interface {
 	Snapshotter
 	TrackChanges()
-	CaptureState(id uint64, w StateWriter) error
+	CaptureState(id uint64, full bool, w StateWriter) error
 	ContinueSnapshot(budget int) (done bool, err error)
 }
 

@@ -9,22 +9,30 @@ package exec
 //     batch from the position recorded with it), copies the split positions
 //     and emits Barrier(n) on every output, then acks with the positions.
 //   - A subtask with inputs feeds every message through an Aligner. On
-//     Snapshot(n): a Snapshotter operator writes its changes since its last
-//     snapshot into an arena (the synchronous phase: no Badger, no I/O),
-//     hands it to the state writer and forwards the barrier; a sink
-//     pre-commits and acks with its handle; other operators ack at once.
-//     On Cancel(n) the subtask declines n.
-//   - The state writer goroutine applies arenas to the process's Badger DB
-//     at version n as they arrive, and once every stateful subtask's arena
-//     of n is in, streams DB.Snapshot(n, since parent) into the checkpoint
-//     directory (the asynchronous phase, on its own goroutine) and acks for
-//     every stateful subtask and for the pseudo-task "state".
+//     Snapshot(n): a Snapshotter operator captures its state for n (full
+//     or incremental, as the trigger says) into an arena and forwards the
+//     barrier; a CopyOnWriteSnapshotter only marks what belongs to n there
+//     (the synchronous phase: no I/O, nothing per entry) and writes the
+//     entries between later batches, after which the arena goes to the
+//     state writer. A sink pre-commits and acks with its handle; other
+//     operators ack at once. On Cancel(n) the subtask declines n.
+//   - The state writer goroutine keeps every arena newer than the last
+//     completed checkpoint. Once every stateful subtask's arena of n is in,
+//     it writes them (state.WriteArenas) into the checkpoint directory: for
+//     a full checkpoint the full captures of n, for an incremental one all
+//     arenas since the parent, aborted checkpoints' included (the
+//     asynchronous phase, on its own goroutine, a sequential write), and
+//     acks for every stateful subtask and for the pseudo-task "state".
+//     Badger is not on this path: restore rebuilds a Badger DB from the
+//     chain and the operators read their key groups back from it. If the
+//     arenas kept grow past maxKeptArenaBytes (checkpoints keep failing),
+//     they are dropped and the coordinator is asked for a full checkpoint.
 //   - On Complete the driver writes _metadata (with the plan fingerprint),
-//     retains the newest checkpoints, acknowledges the epoch to Badger and
-//     signals the sinks, which Commit on their own goroutine.
+//     retains the newest checkpoints and signals the sinks, which Commit on
+//     their own goroutine.
 //   - A task that has finished (end of input) acks later checkpoints by
 //     itself: a source with its final positions, a stateful operator with
-//     a final arena that removes what it had persisted.
+//     a final full capture, used by every later checkpoint.
 
 import (
 	"context"
@@ -56,8 +64,9 @@ type CheckpointConfig struct {
 	// declines the checkpoint and releases what it held.
 	AlignTimeout time.Duration
 	MaxHeld      int
-	// StateDir is an empty or absent directory for the Badger state DB; it
-	// is removed when Run returns. Empty: a temporary directory.
+	// StateDir is an empty or absent directory where a restore rebuilds
+	// the checkpoint's state in Badger for the operators to read back; it
+	// is removed once they have. Empty: a temporary directory.
 	StateDir string
 	// Restore, if set, is the checkpoint or savepoint to resume from, as
 	// Storage.Open or Storage.Latest return it (with its parent chain).
@@ -142,12 +151,17 @@ type arenaMsg struct {
 	task        checkpoint.TaskID
 	ch          *state.Changes
 	sync, align time.Duration
+	full        bool // a full capture
 	final       bool // the task finished: counts for every later checkpoint
 }
 
 type pendingState struct {
-	got map[checkpoint.TaskID]arenaMsg // arenas applied so far, by task
+	got map[checkpoint.TaskID]arenaMsg // arenas received so far, by task
 }
+
+// maxKeptArenaBytes bounds the arenas the state writer keeps while
+// checkpoints fail to complete (a variable for tests).
+var maxKeptArenaBytes = 512 << 20
 
 // ckptRun is one job's checkpointing.
 type ckptRun struct {
@@ -175,9 +189,14 @@ type ckptRun struct {
 
 	stateful []checkpoint.TaskID
 	arenas   chan arenaMsg
-	pend     map[uint64]*pendingState
-	finals   map[checkpoint.TaskID]bool
 	asyncWG  sync.WaitGroup
+	// the state writer's own
+	pend      map[uint64]*pendingState
+	finals    map[checkpoint.TaskID]state.ArenaAt // finished tasks' last captures
+	kept      map[checkpoint.TaskID][]state.ArenaAt
+	keptBytes int
+	dropped   uint64        // arenas up to this epoch were dropped unpersisted
+	completed atomic.Uint64 // newest completed checkpoint
 
 	// restore inputs, by vertex name
 	positions map[string]map[string]int64
@@ -205,7 +224,8 @@ func newCkptRun(spec *JobSpec) (*ckptRun, error) {
 		cfg: cfg, spec: spec, storage: cfg.Storage,
 		locs: map[uint64]checkpoint.Location{}, triggers: map[uint64]checkpoint.Trigger{},
 		done: map[checkpoint.TaskID]checkpoint.AckInfo{}, lastAck: map[checkpoint.TaskID]uint64{},
-		pend: map[uint64]*pendingState{}, finals: map[checkpoint.TaskID]bool{},
+		pend: map[uint64]*pendingState{}, finals: map[checkpoint.TaskID]state.ArenaAt{},
+		kept: map[checkpoint.TaskID][]state.ArenaAt{},
 		props: map[string]string{
 			propPlan:      cfg.Fingerprint,
 			propKeyGroups: strconv.Itoa(spec.MaxKeyGroups),
@@ -228,12 +248,7 @@ func newCkptRun(spec *JobSpec) (*ckptRun, error) {
 		if err := ck.loadRestore(); err != nil {
 			return nil, &RestoreError{Dir: cfg.Restore.Dir, Err: err}
 		}
-	} else {
-		db, err := state.Open(dir)
-		if err != nil {
-			return nil, err
-		}
-		ck.db = db
+		ck.completed.Store(cfg.Restore.Metadata.ID)
 	}
 	return ck, nil
 }
@@ -280,12 +295,7 @@ func (ck *ckptRun) loadRestore() error {
 	}
 	files = append(files, stateFiles(*cp)...)
 	if len(files) == 0 {
-		db, err := state.Open(ck.stateDir)
-		if err != nil {
-			return err
-		}
-		ck.db = db
-		return nil
+		return nil // a job without state
 	}
 	var readers []io.Reader
 	for _, f := range files {
@@ -399,7 +409,7 @@ func (ck *ckptRun) prepare(tasks []*task) error {
 			if cow, ok := t.op.(CopyOnWriteSnapshotter); ok {
 				cow.TrackChanges()
 			}
-			if r, ok := t.op.(Restorer); ok && ck.cfg.Restore != nil {
+			if r, ok := t.op.(Restorer); ok && ck.db != nil {
 				op, first, last := uint32(t.stateID()), uint16(t.tc.FirstGroup), uint16(t.tc.LastGroup)
 				err := r.RestoreState(func(fn func(kg uint16, key, ns, value []byte) error) error {
 					return ck.db.ScanOperator(op, first, last, fn)
@@ -416,6 +426,15 @@ func (ck *ckptRun) prepare(tasks []*task) error {
 				return err
 			}
 			t.aligner = a
+		}
+	}
+	if ck.db != nil {
+		// the operators hold the restored state now
+		err := ck.db.Close()
+		ck.db = nil
+		_ = os.RemoveAll(ck.stateDir)
+		if err != nil {
+			return &RestoreError{Dir: ck.cfg.Restore.Dir, Err: err}
 		}
 	}
 	if len(ck.stateful) > 0 {
@@ -560,7 +579,9 @@ func (ck *ckptRun) onComplete(c checkpoint.Complete) error {
 		ck.event(CheckpointEvent{Kind: "aborted", ID: c.ID, Dir: loc.Dir, Reason: err.Error()})
 		return err
 	}
-	ck.db.Acknowledge(c.ID)
+	if md.Kind == checkpoint.KindCheckpoint {
+		ck.completed.Store(c.ID)
+	}
 	ck.mu.Lock()
 	if md.Kind == checkpoint.KindSavepoint {
 		ck.spDir = loc.Dir
@@ -615,7 +636,7 @@ func (ck *ckptRun) onStop(s checkpoint.Stop) {
 	}
 }
 
-// stateWriter applies arenas and starts the asynchronous snapshots.
+// stateWriter keeps arenas and starts the asynchronous snapshots.
 func (ck *ckptRun) stateWriter(ctx context.Context) {
 	for {
 		var m arenaMsg
@@ -629,17 +650,51 @@ func (ck *ckptRun) stateWriter(ctx context.Context) {
 			ck.maybeSnapshot(ctx, m.id)
 			continue
 		}
-		if m.ch != nil && m.ch.Len() > 0 {
-			if err := ck.db.Apply(m.id, m.ch); err != nil {
-				ck.fail(fmt.Errorf("checkpoint %d: writing state: %w", m.id, err))
-				return
-			}
-		}
+		ck.prune()
+		a := state.ArenaAt{Epoch: m.id, Changes: m.ch}
 		if m.final {
-			ck.finals[m.task] = true
+			ck.finals[m.task] = a
 		}
+		ck.kept[m.task] = append(ck.kept[m.task], a)
+		ck.keptBytes += m.ch.Size()
 		ck.pending(m.id).got[m.task] = m
 		ck.maybeSnapshot(ctx, m.id)
+		if ck.keptBytes > maxKeptArenaBytes {
+			// Checkpoints keep failing: rather than hold every change
+			// since the last one that completed, drop them and have the
+			// next checkpoints be full.
+			ck.dropped = m.id
+			clear(ck.kept)
+			ck.keptBytes = 0
+			_ = ck.driver.RequireFull()
+			ck.event(CheckpointEvent{Kind: "warning", ID: m.id, Reason: fmt.Sprintf("more than %d MiB of state changes since the last completed checkpoint; the next checkpoint will be full", maxKeptArenaBytes>>20)})
+		}
+	}
+}
+
+// prune forgets arenas no checkpoint can need: those of epochs up to the
+// last completed checkpoint and up to the parent of every pending one.
+func (ck *ckptRun) prune() {
+	upTo := ck.completed.Load()
+	ck.mu.Lock()
+	for id, t := range ck.triggers {
+		if t.Full {
+			upTo = min(upTo, id-1)
+		} else {
+			upTo = min(upTo, t.Parent)
+		}
+	}
+	ck.mu.Unlock()
+	for task, as := range ck.kept {
+		i := 0
+		for i < len(as) && as[i].Epoch <= upTo {
+			ck.keptBytes -= as[i].Changes.Size()
+			i++
+		}
+		if i > 0 {
+			clear(as[:i])
+			ck.kept[task] = as[i:]
+		}
 	}
 }
 
@@ -652,6 +707,8 @@ func (ck *ckptRun) pending(id uint64) *pendingState {
 	return p
 }
 
+// maybeSnapshot starts the asynchronous phase of checkpoint id once every
+// stateful subtask's arena of id (or its final one) is in.
 func (ck *ckptRun) maybeSnapshot(ctx context.Context, id uint64) {
 	if len(ck.stateful) == 0 {
 		return
@@ -661,8 +718,15 @@ func (ck *ckptRun) maybeSnapshot(ctx context.Context, id uint64) {
 		return
 	}
 	for _, t := range ck.stateful {
-		if _, ok := p.got[t]; !ok && !ck.finals[t] {
-			return
+		if _, ok := p.got[t]; !ok {
+			if _, fin := ck.finals[t]; !fin {
+				return
+			}
+		}
+	}
+	for old := range ck.pend {
+		if old <= id {
+			delete(ck.pend, old)
 		}
 	}
 	ck.mu.Lock()
@@ -670,28 +734,25 @@ func (ck *ckptRun) maybeSnapshot(ctx context.Context, id uint64) {
 	loc := ck.locs[id]
 	ck.mu.Unlock()
 	if !ok {
-		// aborted: its arenas are applied and belong to the next delta
-		delete(ck.pend, id)
-		return
+		return // aborted: its arenas stay for the next delta
 	}
-	for old := range ck.pend {
-		if old < id {
-			delete(ck.pend, old)
-		}
-	}
-	got := p.got
-	delete(ck.pend, id)
 	since := trig.Parent
 	if trig.Full {
 		since = 0
 	}
+	parts, err := ck.parts(id, since, p)
+	if err != nil {
+		_ = ck.driver.Decline(id, stateTask, err.Error())
+		return
+	}
+	got := p.got
 	ck.asyncWG.Add(1)
 	go func() {
 		defer ck.asyncWG.Done()
 		start := time.Now()
 		pr, pw := io.Pipe()
 		go func() {
-			_, err := ck.db.Snapshot(id, since, pw)
+			_, err := state.WriteArenas(pw, id, since, parts)
 			pw.CloseWithError(err)
 		}()
 		name := "state-" + strconv.FormatUint(id, 10)
@@ -715,6 +776,36 @@ func (ck *ckptRun) maybeSnapshot(ctx context.Context, id uint64) {
 		}
 		ck.ack(id, stateTask, checkpoint.AckInfo{AsyncDur: async, Bytes: h.Size, Handles: []checkpoint.StateHandle{h}})
 	}()
+}
+
+// parts lists the arenas checkpoint id writes: for a full one (since 0)
+// every subtask's full capture of id, or its final one; for an incremental
+// one every arena after since.
+func (ck *ckptRun) parts(id, since uint64, p *pendingState) ([]state.ArenaAt, error) {
+	if since > 0 && since < ck.dropped {
+		return nil, fmt.Errorf("the changes since checkpoint %d were dropped; waiting for a full checkpoint", since)
+	}
+	var parts []state.ArenaAt
+	for _, t := range ck.stateful {
+		if since == 0 {
+			if m, ok := p.got[t]; ok {
+				if !m.full {
+					return nil, fmt.Errorf("%s: the capture of full checkpoint %d is incremental", t, id)
+				}
+				parts = append(parts, state.ArenaAt{Epoch: id, Changes: m.ch})
+			} else {
+				parts = append(parts, ck.finals[t])
+			}
+			continue
+		}
+		for _, a := range ck.kept[t] {
+			if a.Epoch > since && a.Epoch <= id {
+				parts = append(parts, a)
+			}
+		}
+	}
+	sort.SliceStable(parts, func(i, j int) bool { return parts[i].Epoch < parts[j].Epoch })
+	return parts, nil
 }
 
 // ---- per-task parts ----
@@ -843,21 +934,27 @@ func (t *task) snapshot(id uint64, aligned time.Duration) error {
 		if err := t.continueCapture(0); err != nil {
 			return err
 		}
+		ck.mu.Lock()
+		full := ck.triggers[id].Full
+		ck.mu.Unlock()
 		// The arena grows as the capture is written: allocating (and
 		// zeroing) the previous arena's size here would cost the
 		// synchronous phase milliseconds per 100 MB.
 		ch := state.NewChanges(uint32(t.opID), 0)
 		cow, _ := t.op.(CopyOnWriteSnapshotter)
 		var err error
-		if cow != nil {
-			err = cow.CaptureState(id, ch)
-		} else {
+		switch {
+		case cow != nil:
+			err = cow.CaptureState(id, full, ch)
+		case full:
+			return fmt.Errorf("%s: full checkpoint %d: the operator only takes incremental snapshots", t.v.Name, id)
+		default:
 			err = t.op.(Snapshotter).SnapshotState(id, ch)
 		}
 		if err != nil {
 			return fmt.Errorf("snapshot of checkpoint %d: %w", id, err)
 		}
-		m := &arenaMsg{id: id, task: t.taskID(), ch: ch, sync: time.Since(start), align: aligned}
+		m := &arenaMsg{id: id, task: t.taskID(), ch: ch, sync: time.Since(start), align: aligned, full: full}
 		if err := t.broadcastControl(Message{Kind: MsgBarrier, Barrier: id}); err != nil {
 			return err
 		}
@@ -914,15 +1011,23 @@ func (t *task) finishCheckpointing() error {
 		return err
 	}
 	if t.opID != 0 {
+		// A full capture: later full checkpoints include it as it is.
 		ch := state.NewChanges(uint32(t.opID), 0)
-		if err := t.op.(Snapshotter).SnapshotState(0, ch); err != nil {
+		cow, ok := t.op.(CopyOnWriteSnapshotter)
+		if !ok {
+			return fmt.Errorf("%s: the operator cannot take a full snapshot", t.v.Name)
+		}
+		if err := cow.CaptureState(0, true, ch); err != nil {
+			return err
+		}
+		if _, err := cow.ContinueSnapshot(0); err != nil {
 			return err
 		}
 		// The first checkpoint this task did not snapshot sees it finished:
 		// the final arena belongs to that epoch and every later one.
 		id := max(t.lastSnap+1, ck.firstID)
 		select {
-		case ck.arenas <- arenaMsg{id: id, task: t.taskID(), ch: ch, final: true}:
+		case ck.arenas <- arenaMsg{id: id, task: t.taskID(), ch: ch, full: true, final: true}:
 		case <-t.ctx.Done():
 			return errCancelled
 		}

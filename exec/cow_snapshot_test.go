@@ -1,7 +1,7 @@
 package exec
 
 import (
-	"fmt"
+	"encoding/binary"
 	"maps"
 	"math/rand/v2"
 	"slices"
@@ -14,7 +14,8 @@ import (
 // fed a random script of batches and watermarks with captures written a
 // random slice at a time in between. Every completed capture, applied in
 // order to a map, must equal the whole state of a fresh operator fed the
-// same input up to the capture (its first SnapshotState writes everything).
+// same input up to the capture (its first SnapshotState writes everything);
+// a full capture must also equal that state on its own.
 
 // stateLog is a StateWriter that records writes in order.
 type stateLog struct{ ops []stateOp }
@@ -24,8 +25,36 @@ type stateOp struct {
 	key, value string
 }
 
+// stateMapKey encodes (kg, key, ns) reversibly: kg, len(key), key, ns.
 func stateMapKey(kg uint16, key, ns []byte) string {
-	return fmt.Sprintf("%d|%q|%x", kg, key, ns)
+	b := binary.BigEndian.AppendUint16(nil, kg)
+	b = binary.AppendUvarint(b, uint64(len(key)))
+	return string(append(append(b, key...), ns...))
+}
+
+func splitStateMapKey(k string) (kg uint16, key, ns []byte) {
+	b := []byte(k)
+	kg = binary.BigEndian.Uint16(b)
+	n, w := binary.Uvarint(b[2:])
+	b = b[2+w:]
+	return kg, b[:n], b[n:]
+}
+
+// restoreFrom builds an operator from a model of its state, in key order.
+func restoreFrom(t *testing.T, op CopyOnWriteSnapshotter, m map[string]string) {
+	t.Helper()
+	err := op.(Restorer).RestoreState(func(fn func(kg uint16, key, ns, value []byte) error) error {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			kg, key, ns := splitStateMapKey(k)
+			if err := fn(kg, key, ns, []byte(m[k])); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 func (l *stateLog) Put(kg uint16, key, ns, value []byte) {
@@ -58,14 +87,16 @@ type cowStep struct {
 	batch     *types.Batch // or
 	wm        int64        // a watermark when batch is nil and wm != 0
 	capture   bool
-	continue_ int // ContinueSnapshot budget
+	full      bool // a full capture
+	continue_ int  // ContinueSnapshot budget
+	restore   bool // crash: restore from the last completed capture and replay from there
 }
 
 type discard struct{}
 
 func (discard) Emit(*types.Batch) error { return nil }
 
-func runCOWScript(t *testing.T, newOp func() CopyOnWriteSnapshotter, steps []cowStep) (captures int) {
+func runCOWScript(t *testing.T, newOp func() CopyOnWriteSnapshotter, steps []cowStep) (captures, restores int) {
 	t.Helper()
 	feed := func(op CopyOnWriteSnapshotter, s cowStep) {
 		switch {
@@ -85,9 +116,20 @@ func runCOWScript(t *testing.T, newOp func() CopyOnWriteSnapshotter, steps []cow
 	op.TrackChanges()
 	model := map[string]string{}
 	var open *stateLog
-	openAt := -1
+	openAt, openFull := -1, false
+	lastDone, lastWM := -1, int64(0) // the last completed capture's step, the watermark then
+	restored := map[int]bool{}
 	finish := func(at int) {
+		lastDone = at
+		lastWM = 0
+		for _, s := range steps[:at] {
+			if s.batch == nil && s.wm != 0 {
+				lastWM = s.wm
+			}
+		}
 		open.applyTo(t, model)
+		alone := map[string]string{}
+		open.applyTo(t, alone)
 		ref := newOp()
 		for _, s := range steps[:at] {
 			feed(ref, s)
@@ -98,6 +140,9 @@ func runCOWScript(t *testing.T, newOp func() CopyOnWriteSnapshotter, steps []cow
 		}
 		want := map[string]string{}
 		full.applyTo(t, want)
+		if openFull && !maps.Equal(alone, want) {
+			t.Fatalf("full capture after step %d: %d keys on its own, want %d", at, len(alone), len(want))
+		}
 		if !maps.Equal(model, want) {
 			keys := slices.Sorted(maps.Keys(want))
 			for k := range model {
@@ -114,8 +159,28 @@ func runCOWScript(t *testing.T, newOp func() CopyOnWriteSnapshotter, steps []cow
 		captures++
 		open, openAt = nil, -1
 	}
-	for i, s := range steps {
+	for i := 0; i < len(steps); i++ {
+		s := steps[i]
 		switch {
+		case s.restore:
+			if restored[i] || lastDone < 0 {
+				continue
+			}
+			restored[i] = true
+			// the crash loses the open capture and everything after the
+			// last completed one; the input is replayed from there
+			open, openAt = nil, -1
+			op = newOp()
+			restoreFrom(t, op, model)
+			if wh, ok := op.(WatermarkHandler); ok && lastWM != 0 {
+				// watermarks are not state; give it the one it had, so
+				// that lateness is judged as in the reference
+				if err := wh.OnWatermark(lastWM, discard{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			i = lastDone // the capture step itself is not replayed
+			restores++
 		case s.capture:
 			if open != nil {
 				if _, err := op.ContinueSnapshot(0); err != nil {
@@ -123,8 +188,8 @@ func runCOWScript(t *testing.T, newOp func() CopyOnWriteSnapshotter, steps []cow
 				}
 				finish(openAt)
 			}
-			open, openAt = &stateLog{}, i
-			if err := op.CaptureState(uint64(i+1), open); err != nil {
+			open, openAt, openFull = &stateLog{}, i, s.full
+			if err := op.CaptureState(uint64(i+1), s.full, open); err != nil {
 				t.Fatal(err)
 			}
 		case s.continue_ > 0:
@@ -148,7 +213,7 @@ func runCOWScript(t *testing.T, newOp func() CopyOnWriteSnapshotter, steps []cow
 		}
 		finish(openAt)
 	}
-	return captures
+	return captures, restores
 }
 
 // cowScript builds a random script: batches of rows (key, ts, value[,
@@ -182,7 +247,9 @@ func cowScript(r *rand.Rand, n int, retract bool) []cowStep {
 				steps = append(steps, cowStep{wm: wm})
 			}
 		case p < 75:
-			steps = append(steps, cowStep{capture: true})
+			steps = append(steps, cowStep{capture: true, full: r.IntN(3) == 0})
+		case p < 78:
+			steps = append(steps, cowStep{restore: true})
 		default:
 			steps = append(steps, cowStep{continue_: 1 + r.IntN(6)})
 		}
@@ -221,13 +288,15 @@ func TestCopyOnWriteSnapshots(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			total := 0
-			for seed := range uint64(30) {
+			total, restores := 0, 0
+			for seed := range uint64(60) {
 				r := rand.New(rand.NewPCG(seed, 7))
-				total += runCOWScript(t, c.op, cowScript(r, 120, c.retract))
+				n, m := runCOWScript(t, c.op, cowScript(r, 150, c.retract))
+				total += n
+				restores += m
 			}
-			if total < 100 {
-				t.Fatalf("only %d captures checked", total)
+			if total < 100 || restores < 20 {
+				t.Fatalf("only %d captures and %d restores checked", total, restores)
 			}
 		})
 	}

@@ -74,8 +74,9 @@ type aggGroup struct {
 	touched bool
 	kg      uint16
 	// checkpointing (groupagg_state.go)
-	marks           uint8 // groupMarkA, groupMarkB
-	persisted, dead bool
+	ck   groupCk
+	idx  int32 // position in ck.all
+	dead bool
 }
 
 // NewGroupAgg checks cfg and builds the operator.
@@ -159,7 +160,7 @@ func (g *GroupAgg) newGroup(row types.Row) *aggGroup {
 		prev: make([]types.Value, g.nAggs),
 		kg:   uint16(types.KeyHash(row, g.keys) % uint64(g.maxGroups)),
 	}
-	g.groups[grp.key] = grp
+	g.addGroup(grp)
 	return grp
 }
 
@@ -182,7 +183,7 @@ func (g *GroupAgg) emit(grp *aggGroup) {
 		}
 		grp.dead = true
 		if !g.ck.track {
-			delete(g.groups, grp.key)
+			g.removeGroup(grp)
 		} // else the capture that writes its deletion removes it
 		return
 	}

@@ -7,13 +7,15 @@ package exec
 // aggregate values, EncodeAccumulators. A group whose row count dropped to
 // zero is deleted.
 //
-// Snapshots are copy-on-write, as in WindowAgg: two marks per group swap
-// roles at each capture, a capture swaps the list of changed groups, and a
-// captured group is written between batches or right before it changes.
-// While tracking, a group whose rows dropped to zero stays in the map as
-// dead until a capture has written its deletion; a new row for the key
-// revives the same group, so one key never has two group objects in the
-// lists.
+// Snapshots are copy-on-write with epochs, as in WindowAgg: a group
+// records the epoch it last changed in and the last capture that wrote it;
+// an incremental capture swaps the list of groups changed in the epoch, a
+// full one takes every group in the slice all (kept in creation order with
+// holes, so that a capture can walk it a slice at a time), and a captured
+// group is written between batches or right before it changes. While
+// tracking, a group whose rows dropped to zero stays, dead, until a capture
+// has written its deletion; a new row for the key revives the same group,
+// so one key never has two group objects in the lists.
 
 import (
 	"encoding/binary"
@@ -25,13 +27,21 @@ import (
 const groupStateFormat = 1
 
 type groupAggState struct {
-	track     bool
-	cur, capt uint8 // groupMarkA/groupMarkB, swapped at each capture
-	dirty     []*aggGroup
+	track bool
+	epoch uint32 // changes now belong to this epoch
+	capN  uint32 // the last capture's number (epoch-1)
+	full  bool   // the capture in progress is full
+	dirty []*aggGroup
+	// every group, dead ones included, in creation order; removed groups
+	// leave nil holes, compacted when no capture is open
+	all   []*aggGroup
+	holes int
 	// the capture in progress: out is nil when there is none
 	out      StateWriter
 	captured []*aggGroup
-	next     int
+	next     int // captured[:next] are written
+	fullNext int // full capture: all[:fullNext] are written
+	fullEnd  int // full capture: len(all) at the capture
 	vbuf     []byte
 }
 
@@ -44,41 +54,78 @@ var (
 func (g *GroupAgg) TrackChanges() {
 	if !g.ck.track {
 		g.ck.track = true
-		g.ck.cur, g.ck.capt = groupMarkA, groupMarkB
+		g.ck.epoch = 1
 	}
+}
+
+// addGroup registers a new group.
+func (g *GroupAgg) addGroup(grp *aggGroup) {
+	grp.ck.done = g.ck.capN
+	grp.idx = int32(len(g.ck.all))
+	g.ck.all = append(g.ck.all, grp)
+	g.groups[grp.key] = grp
+}
+
+// removeGroup forgets a dead group.
+func (g *GroupAgg) removeGroup(grp *aggGroup) {
+	ck := &g.ck
+	delete(g.groups, grp.key)
+	ck.all[grp.idx] = nil
+	ck.holes++
+	if ck.out == nil && ck.holes > 1024 && ck.holes > len(ck.all)/2 {
+		g.compact()
+	}
+}
+
+func (g *GroupAgg) compact() {
+	ck := &g.ck
+	live := ck.all[:0]
+	for _, grp := range ck.all {
+		if grp != nil {
+			grp.idx = int32(len(live))
+			live = append(live, grp)
+		}
+	}
+	clear(ck.all[len(live):])
+	ck.all, ck.holes = live, 0
+}
+
+// pending says whether grp is part of the open capture, not written yet.
+func (ck *groupAggState) pending(grp *aggGroup) bool {
+	return ck.out != nil && grp.ck.done < ck.capN && (ck.full || grp.ck.chg == ck.capN)
 }
 
 // markDirty is called before grp changes.
 func (g *GroupAgg) markDirty(grp *aggGroup) {
 	ck := &g.ck
-	if grp.marks&ck.cur != 0 {
+	if grp.ck.chg == ck.epoch {
 		return
 	}
-	grp.marks |= ck.cur
+	cow := ck.pending(grp)
+	grp.ck.chg = ck.epoch
 	ck.dirty = append(ck.dirty, grp)
-	if grp.marks&ck.capt != 0 {
+	if cow {
 		g.writeGroup(grp) // copy on write
 	}
 }
 
 // writeGroup writes a captured group: its value, or its deletion when it
-// is dead, after which a dead group that did not change since leaves the
-// map.
+// is dead, after which a dead group that did not change since is removed.
 func (g *GroupAgg) writeGroup(grp *aggGroup) {
 	ck := &g.ck
-	grp.marks &^= ck.capt
+	grp.ck.done = ck.capN
 	if !grp.dead {
 		ck.vbuf = g.encodeGroup(ck.vbuf[:0], grp)
 		ck.out.Put(grp.kg, stringBytes(grp.key), nil, ck.vbuf)
-		grp.persisted = true
+		grp.ck.persisted = true
 		return
 	}
-	if grp.persisted {
+	if grp.ck.persisted {
 		ck.out.Delete(grp.kg, stringBytes(grp.key), nil)
-		grp.persisted = false
+		grp.ck.persisted = false
 	}
-	if grp.marks&ck.cur == 0 {
-		delete(g.groups, grp.key)
+	if grp.ck.chg != ck.epoch {
+		g.removeGroup(grp)
 	}
 }
 
@@ -109,9 +156,10 @@ func (g *GroupAgg) encodeGroup(dst []byte, grp *aggGroup) []byte {
 	return EncodeAccumulators(dst, grp.accs)
 }
 
-// SnapshotState implements Snapshotter: a capture written out at once.
+// SnapshotState implements Snapshotter: an incremental capture written
+// out at once.
 func (g *GroupAgg) SnapshotState(id uint64, out StateWriter) error {
-	if err := g.CaptureState(id, out); err != nil {
+	if err := g.CaptureState(id, false, out); err != nil {
 		return err
 	}
 	_, err := g.ContinueSnapshot(0)
@@ -119,7 +167,7 @@ func (g *GroupAgg) SnapshotState(id uint64, out StateWriter) error {
 }
 
 // CaptureState implements CopyOnWriteSnapshotter.
-func (g *GroupAgg) CaptureState(_ uint64, out StateWriter) error {
+func (g *GroupAgg) CaptureState(_ uint64, full bool, out StateWriter) error {
 	ck := &g.ck
 	if ck.out != nil {
 		if _, err := g.ContinueSnapshot(0); err != nil {
@@ -128,14 +176,17 @@ func (g *GroupAgg) CaptureState(_ uint64, out StateWriter) error {
 	}
 	if !ck.track {
 		g.TrackChanges()
-		for _, grp := range g.groups {
-			g.markDirty(grp) // everything held so far is new
-		}
+		full = true // everything held so far is new to the checkpoint
 	}
-	ck.out = out
+	ck.out, ck.full = out, full
+	ck.capN = ck.epoch
+	ck.epoch++
 	ck.captured, ck.dirty = ck.dirty, ck.captured[:0]
 	ck.next = 0
-	ck.cur, ck.capt = ck.capt, ck.cur
+	ck.fullNext, ck.fullEnd = 0, 0
+	if full {
+		ck.fullEnd = len(ck.all)
+	}
 	return nil
 }
 
@@ -146,10 +197,10 @@ func (g *GroupAgg) ContinueSnapshot(budget int) (bool, error) {
 		return true, nil
 	}
 	if budget <= 0 {
-		budget = len(ck.captured)
+		budget = int(^uint(0) >> 1)
 	}
 	for ; ck.next < len(ck.captured) && budget > 0; ck.next++ {
-		if grp := ck.captured[ck.next]; grp.marks&ck.capt != 0 {
+		if grp := ck.captured[ck.next]; ck.pending(grp) {
 			g.writeGroup(grp)
 			budget--
 		}
@@ -157,9 +208,21 @@ func (g *GroupAgg) ContinueSnapshot(budget int) (bool, error) {
 	if ck.next < len(ck.captured) {
 		return false, nil
 	}
+	for ; ck.fullNext < ck.fullEnd && budget > 0; ck.fullNext++ {
+		if grp := ck.all[ck.fullNext]; grp != nil && grp.ck.done < ck.capN {
+			g.writeGroup(grp)
+			budget--
+		}
+	}
+	if ck.fullNext < ck.fullEnd {
+		return false, nil
+	}
 	clear(ck.captured)
 	ck.captured = ck.captured[:0]
 	ck.out = nil
+	if ck.holes > 1024 && ck.holes > len(ck.all)/2 {
+		g.compact()
+	}
 	return true, nil
 }
 
@@ -193,8 +256,8 @@ func (g *GroupAgg) RestoreState(scan func(fn func(kg uint16, key, ns, value []by
 		if _, err := DecodeAccumulators(d.b, grp.accs); err != nil {
 			return fmt.Errorf("group aggregate state: %w", err)
 		}
-		grp.persisted = true
-		g.groups[grp.key] = grp
+		grp.ck.persisted = true
+		g.addGroup(grp)
 		return nil
 	})
 }

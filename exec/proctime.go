@@ -79,8 +79,8 @@ func (p *ProcTimeWindow) SnapshotState(id uint64, w StateWriter) error {
 func (p *ProcTimeWindow) TrackChanges() { p.Inner.TrackChanges() }
 
 // CaptureState implements CopyOnWriteSnapshotter.
-func (p *ProcTimeWindow) CaptureState(id uint64, w StateWriter) error {
-	return p.Inner.CaptureState(id, w)
+func (p *ProcTimeWindow) CaptureState(id uint64, full bool, w StateWriter) error {
+	return p.Inner.CaptureState(id, full, w)
 }
 
 // ContinueSnapshot implements CopyOnWriteSnapshotter.

@@ -39,7 +39,7 @@ func BenchmarkWindowSnapshotSync(b *testing.B) {
 					}
 				}
 				ch := state.NewChanges(1, 0)
-				if err := w.CaptureState(1, ch); err != nil { // first: everything
+				if err := w.CaptureState(1, true, ch); err != nil { // first: everything
 					b.Fatal(err)
 				}
 				if _, err := w.ContinueSnapshot(0); err != nil {
@@ -57,7 +57,7 @@ func BenchmarkWindowSnapshotSync(b *testing.B) {
 					ch.Reset()
 					b.StartTimer()
 					start := time.Now()
-					if err := w.CaptureState(uint64(i+2), ch); err != nil {
+					if err := w.CaptureState(uint64(i+2), false, ch); err != nil {
 						b.Fatal(err)
 					}
 					mid := time.Now()

@@ -117,9 +117,10 @@ var (
 )
 
 type windowKey struct {
-	str  string // map key in keyIDs; also the key values (decodeGroupKey)
-	refs int32  // open groups (windows or sessions) of this key
-	kg   uint16 // key group
+	str  string  // map key in keyIDs; also the key values (decodeGroupKey)
+	refs int32   // open groups (windows or sessions) of this key
+	kg   uint16  // key group
+	ck   groupCk // SESSION: checkpoint bookkeeping (windowagg_state.go)
 }
 
 type windowGroupCache struct {
@@ -132,12 +133,13 @@ type windowBucket struct {
 	slot map[int32]int32 // key id → group index
 	ids  []int32         // key id of each group, in creation order
 	accs []Accumulator   // group i owns accs[i*nAggs : (i+1)*nAggs]
-	// checkpointing (windowagg_state.go): per group groupPersisted and
-	// the two dirty marks; the groups changed since the last capture, and
-	// the captured groups not written yet
-	st    []uint8
-	dirty []int32
-	capt  []int32
+	// checkpointing (windowagg_state.go): per group bookkeeping; the
+	// groups changed in the current epoch; the groups of an incremental
+	// capture not written yet; a full capture's position
+	ck       []groupCk
+	dirty    []int32
+	capt     []int32
+	fullNext int
 }
 
 type keySessions struct {
@@ -432,7 +434,7 @@ func (w *WindowAgg) group(bw *windowBucket, id int32, way int) int32 {
 		gi = int32(len(bw.ids))
 		bw.ids = append(bw.ids, id)
 		bw.slot[id] = gi
-		bw.st = append(bw.st, 0)
+		bw.ck = append(bw.ck, groupCk{done: w.ckState.capN})
 		for range w.nAggs {
 			bw.accs = append(bw.accs, Accumulator{})
 		}
@@ -513,7 +515,7 @@ func (w *WindowAgg) fireBuckets(out Emitter) error {
 		}
 		clear(bw.slot)
 		bw.ids = bw.ids[:0]
-		bw.st = bw.st[:0]
+		bw.ck = bw.ck[:0]
 		bw.dirty = bw.dirty[:0]
 		clear(bw.accs)
 		bw.accs = bw.accs[:0]

@@ -15,17 +15,22 @@ package exec
 // writes everything) or at RestoreState; until then the hot path pays one
 // predictable branch per row.
 //
-// Snapshots are copy-on-write (CopyOnWriteSnapshotter). Every group carries
-// two dirty marks that swap roles at each capture: the current mark says
-// "changed since the last capture" and puts the group on its bucket's dirty
-// list; at CaptureState the current lists become the captured lists and the
-// other mark becomes current, so a capture costs one step per bucket with
-// changes, not per changed group. A captured group is written when the
+// Snapshots are copy-on-write (CopyOnWriteSnapshotter), with epochs
+// numbered from 1: capture k closes epoch k. Every group records the epoch
+// it last changed in (chg) and the last capture that wrote it or did not
+// need it (done). A group changed in the current epoch is on its bucket's
+// dirty list; an incremental capture swaps those lists for the captured
+// ones, and a full capture takes the open buckets as they are, so a capture
+// costs one step per bucket, never per group. A group is captured, not yet
+// written, while done < k and (full or chg == k): it is written when the
 // runtime calls ContinueSnapshot between batches or, if it is about to
-// change or fire first, right before that (copy on write), so the capture
-// holds every group exactly as it was at the barrier. A fired window whose
-// groups had been written leaves deletions, written with the next capture.
-// SESSION keys do the same with a captured set of keys.
+// change or its window fires first, right before that, so the capture holds
+// every group exactly as it was at the barrier. Groups created after the
+// capture start with done = k. A fired window whose groups had been written
+// leaves deletions, written with the next capture, full or not (a full
+// capture may stand in a delta when its own checkpoint was aborted).
+// SESSION keys do the same per key, with a captured set of changed keys
+// and, for a full capture, every key id.
 //
 // The operator's watermark is not part of the state: after a restore it
 // climbs again from the replayed input, so a row that was late before the
@@ -41,13 +46,11 @@ import (
 // copies what it is given and never writes to it.
 func stringBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
-// Per-group checkpoint bits (windowBucket.st); the two marks alternate
-// between "changed since the last capture" and "captured, not yet written".
-const (
-	groupPersisted = 1
-	groupMarkA     = 2
-	groupMarkB     = 4
-)
+// groupCk is the checkpoint bookkeeping of one group (or SESSION key).
+type groupCk struct {
+	chg, done uint32 // epoch of the last change; last capture that wrote it
+	persisted bool   // written by some capture: firing it leaves a deletion
+}
 
 type windowDelete struct {
 	kg  uint16
@@ -57,9 +60,10 @@ type windowDelete struct {
 
 type windowAggState struct {
 	track bool
-	// cur marks groups changed since the last capture; capt marks captured
-	// groups not written yet (only while out != nil).
-	cur, capt    uint8
+	epoch uint32 // changes now belong to this epoch
+	capN  uint32 // the last capture's number (epoch-1)
+	full  bool   // the capture in progress is full
+
 	dirtyBuckets []*windowBucket
 	deletes      []windowDelete
 
@@ -70,6 +74,7 @@ type windowAggState struct {
 	nextBucket  int // captBuckets[:nextBucket] are written
 	sessDirty   sessionKeys
 	sessCapt    sessionKeys
+	nextKey     int32 // full SESSION capture: key ids below it are written
 	vbuf, nsbuf []byte
 }
 
@@ -101,8 +106,7 @@ var (
 
 // TrackChanges implements CopyOnWriteSnapshotter.
 func (w *WindowAgg) TrackChanges() {
-	cs := &w.ckState
-	if !cs.track {
+	if !w.ckState.track {
 		w.startTracking()
 	}
 }
@@ -110,31 +114,37 @@ func (w *WindowAgg) TrackChanges() {
 func (w *WindowAgg) startTracking() {
 	cs := &w.ckState
 	cs.track = true
-	cs.cur, cs.capt = groupMarkA, groupMarkB
+	cs.epoch = 1
 	if w.spec.Kind == WindowSession {
 		cs.sessDirty.kg = map[string]uint16{}
 		cs.sessCapt.kg = map[string]uint16{}
 	}
 }
 
+// captured says whether a group or key with bookkeeping c is part of the
+// open capture and not written yet.
+func (cs *windowAggState) captured(c *groupCk) bool {
+	return cs.out != nil && c.done < cs.capN && (cs.full || c.chg == cs.capN)
+}
+
 // markDirty is called before group gi of bw changes.
 func (w *WindowAgg) markDirty(bw *windowBucket, gi int) {
 	cs := &w.ckState
-	st := bw.st[gi]
-	if st&cs.cur != 0 {
+	c := &bw.ck[gi]
+	if c.chg == cs.epoch {
 		return
 	}
-	if st&cs.capt != 0 {
+	if cs.captured(c) {
 		w.putGroup(bw, gi) // copy on write
 	}
-	bw.st[gi] |= cs.cur
+	c.chg = cs.epoch
 	if len(bw.dirty) == 0 {
 		cs.dirtyBuckets = append(cs.dirtyBuckets, bw)
 	}
 	bw.dirty = append(bw.dirty, int32(gi))
 }
 
-// putGroup writes group gi of bw to the capture and clears its capture mark.
+// putGroup writes group gi of bw to the capture.
 func (w *WindowAgg) putGroup(bw *windowBucket, gi int) {
 	cs := &w.ckState
 	n := w.nAggs
@@ -142,7 +152,8 @@ func (w *WindowAgg) putGroup(bw *windowBucket, gi int) {
 	cs.vbuf = EncodeAccumulators(cs.vbuf[:0], bw.accs[gi*n:gi*n+n])
 	cs.nsbuf = appendWindowNS(cs.nsbuf[:0], bw.win)
 	cs.out.Put(k.kg, stringBytes(k.str), cs.nsbuf, cs.vbuf)
-	bw.st[gi] = bw.st[gi]&^cs.capt | groupPersisted
+	bw.ck[gi].done = cs.capN
+	bw.ck[gi].persisted = true
 }
 
 // markKeyDirty is called before the sessions of key id change.
@@ -152,6 +163,8 @@ func (w *WindowAgg) markKeyDirty(id int32) {
 	if cs.out != nil {
 		if _, ok := cs.sessCapt.kg[k.str]; ok {
 			w.putSessions(k.str, k.kg) // copy on write
+		} else if cs.full && k.ck.done < cs.capN {
+			w.putSessions(k.str, k.kg)
 		}
 	}
 	cs.sessDirty.add(k.str, k.kg)
@@ -167,6 +180,7 @@ func (w *WindowAgg) putSessions(key string, kg uint16) {
 		cs.out.Delete(kg, stringBytes(key), nil)
 		return
 	}
+	w.keyInfo[id].ck.done = cs.capN
 	cs.vbuf = w.encodeSessions(cs.vbuf[:0], &w.sess[id])
 	cs.out.Put(kg, stringBytes(key), nil, cs.vbuf)
 }
@@ -177,15 +191,15 @@ func (w *WindowAgg) putSessions(key string, kg uint16) {
 func (w *WindowAgg) forgetBucket(bw *windowBucket) {
 	cs := &w.ckState
 	if cs.out != nil {
-		for _, gi := range bw.capt {
-			if bw.st[gi]&cs.capt != 0 {
-				w.putGroup(bw, int(gi))
+		for gi := range bw.ck {
+			if cs.captured(&bw.ck[gi]) {
+				w.putGroup(bw, gi)
 			}
 		}
 	}
-	bw.capt = bw.capt[:0]
-	for gi, st := range bw.st {
-		if st&groupPersisted != 0 {
+	bw.capt, bw.fullNext = bw.capt[:0], 0
+	for gi := range bw.ck {
+		if bw.ck[gi].persisted {
 			k := &w.keyInfo[bw.ids[gi]]
 			cs.deletes = append(cs.deletes, windowDelete{kg: k.kg, key: k.str, win: bw.win})
 		}
@@ -212,9 +226,10 @@ func decodeWindowNS(ns []byte) (Window, error) {
 	return Window{Start: int64(binary.BigEndian.Uint64(ns) ^ (1 << 63)), End: int64(binary.BigEndian.Uint64(ns[8:]) ^ (1 << 63))}, nil
 }
 
-// SnapshotState implements Snapshotter: a capture written out at once.
+// SnapshotState implements Snapshotter: an incremental capture written out
+// at once.
 func (w *WindowAgg) SnapshotState(id uint64, out StateWriter) error {
-	if err := w.CaptureState(id, out); err != nil {
+	if err := w.CaptureState(id, false, out); err != nil {
 		return err
 	}
 	_, err := w.ContinueSnapshot(0)
@@ -222,7 +237,7 @@ func (w *WindowAgg) SnapshotState(id uint64, out StateWriter) error {
 }
 
 // CaptureState implements CopyOnWriteSnapshotter.
-func (w *WindowAgg) CaptureState(_ uint64, out StateWriter) error {
+func (w *WindowAgg) CaptureState(_ uint64, full bool, out StateWriter) error {
 	cs := &w.ckState
 	if cs.out != nil {
 		if _, err := w.ContinueSnapshot(0); err != nil {
@@ -230,33 +245,33 @@ func (w *WindowAgg) CaptureState(_ uint64, out StateWriter) error {
 		}
 	}
 	if !cs.track {
-		// everything held so far is new to the checkpoint
 		w.startTracking()
-		if w.spec.Kind == WindowSession {
-			for id := range w.sess {
-				if len(w.sess[id].wins) > 0 {
-					w.markKeyDirty(int32(id))
-				}
-			}
-		} else {
-			for _, bw := range w.pending {
-				for gi := range bw.ids {
-					w.markDirty(bw, gi)
-				}
-			}
-		}
+		full = true // everything held so far is new to the checkpoint
 	}
-	cs.out = out
+	cs.out, cs.full = out, full
+	cs.capN = cs.epoch
+	cs.epoch++
+	cs.captDeletes, cs.deletes = cs.deletes, cs.captDeletes[:0]
 	if w.spec.Kind == WindowSession {
 		cs.sessDirty, cs.sessCapt = cs.sessCapt, cs.sessDirty
+		cs.nextKey = 0
 		return nil
 	}
-	cs.captDeletes, cs.deletes = cs.deletes, cs.captDeletes[:0]
-	cs.captBuckets, cs.dirtyBuckets = cs.dirtyBuckets, cs.captBuckets[:0]
-	for _, bw := range cs.captBuckets {
-		bw.capt, bw.dirty = bw.dirty, bw.capt[:0]
+	if full {
+		for _, bw := range cs.dirtyBuckets {
+			bw.dirty = bw.dirty[:0]
+		}
+		cs.dirtyBuckets = cs.dirtyBuckets[:0]
+		cs.captBuckets = append(cs.captBuckets[:0], w.pending...)
+		for _, bw := range cs.captBuckets {
+			bw.fullNext = 0
+		}
+	} else {
+		cs.captBuckets, cs.dirtyBuckets = cs.dirtyBuckets, cs.captBuckets[:0]
+		for _, bw := range cs.captBuckets {
+			bw.capt, bw.dirty = bw.dirty, bw.capt[:0]
+		}
 	}
-	cs.cur, cs.capt = cs.capt, cs.cur
 	cs.nextBucket = 0
 	return nil
 }
@@ -281,6 +296,18 @@ func (w *WindowAgg) ContinueSnapshot(budget int) (bool, error) {
 		if sc.next < len(sc.keys) {
 			return false, nil
 		}
+		if cs.full {
+			for ; int(cs.nextKey) < len(w.sess) && budget > 0; cs.nextKey++ {
+				k := &w.keyInfo[cs.nextKey]
+				if k.ck.done < cs.capN && len(w.sess[cs.nextKey].wins) > 0 {
+					w.putSessions(k.str, k.kg)
+					budget--
+				}
+			}
+			if int(cs.nextKey) < len(w.sess) {
+				return false, nil
+			}
+		}
 		sc.reset()
 		cs.out = nil
 		return true, nil
@@ -294,13 +321,25 @@ func (w *WindowAgg) ContinueSnapshot(budget int) (bool, error) {
 	cs.captDeletes = cs.captDeletes[:0]
 	for ; cs.nextBucket < len(cs.captBuckets); cs.nextBucket++ {
 		bw := cs.captBuckets[cs.nextBucket]
+		if cs.full {
+			for ; bw.fullNext < len(bw.ck); bw.fullNext++ {
+				if budget <= 0 {
+					return false, nil
+				}
+				if bw.ck[bw.fullNext].done < cs.capN {
+					w.putGroup(bw, bw.fullNext)
+					budget--
+				}
+			}
+			continue
+		}
 		for len(bw.capt) > 0 {
 			if budget <= 0 {
 				return false, nil
 			}
 			gi := bw.capt[len(bw.capt)-1]
 			bw.capt = bw.capt[:len(bw.capt)-1]
-			if bw.st[gi]&cs.capt != 0 {
+			if cs.captured(&bw.ck[gi]) {
 				w.putGroup(bw, int(gi))
 				budget--
 			}
@@ -343,7 +382,7 @@ func (w *WindowAgg) RestoreState(scan func(fn func(kg uint16, key, ns, value []b
 		if _, err := DecodeAccumulators(value, bw.accs[gi*n:gi*n+n]); err != nil {
 			return fmt.Errorf("window state of window [%d, %d): %w", win.Start, win.End, err)
 		}
-		bw.st[gi] = groupPersisted
+		bw.ck[gi].persisted = true
 		return nil
 	})
 }
@@ -397,7 +436,7 @@ func (w *WindowAgg) internKey(s string, kg uint16) int32 {
 			w.keyCache = append(w.keyCache, make([]windowGroupCache, w.ways)...)
 		}
 	}
-	w.keyInfo[id] = windowKey{str: s, kg: kg}
+	w.keyInfo[id] = windowKey{str: s, kg: kg, ck: groupCk{done: w.ckState.capN}}
 	w.keyIDs[s] = id
 	return id
 }

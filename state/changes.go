@@ -61,7 +61,11 @@ func (c *Changes) Delete(kg uint16, key, ns []byte) { c.add(true, kg, key, ns, n
 // each calls fn for every recorded write in order; value is nil for a
 // deletion. The slices alias the arena.
 func (c *Changes) each(fn func(del bool, k, v []byte) error) error {
-	b := c.buf
+	return eachChange(c.buf, fn)
+}
+
+// eachChange walks an arena's encoding (Changes.buf).
+func eachChange(b []byte, fn func(del bool, k, v []byte) error) error {
 	for len(b) > 0 {
 		del := b[0] == 1
 		b = b[1:]

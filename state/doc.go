@@ -19,17 +19,20 @@
 // group for restores at another parallelism.
 //
 // How the runtime uses it (exec/checkpointing.go): operators keep their
-// working state in memory and, in the synchronous phase of checkpoint n,
-// write the entries they changed since the previous checkpoint into a
-// Changes arena (no Badger call); the runtime's state writer applies every
-// arena at version n (DB.Apply) and, once all stateful subtasks' arenas of n
-// are in, streams DB.Snapshot(n, since parent) into the checkpoint
-// directory. A restore rebuilds the DB from full + deltas (Restore) and each
+// working state in memory. In the synchronous phase of checkpoint n they
+// capture what belongs to it (copy-on-write; full or only the entries
+// changed since the previous capture) and write it into a Changes arena
+// between later batches. The runtime's state writer then writes the arenas
+// as the checkpoint's state file with WriteArenas (snapshot format 2: the
+// arenas' own bytes, checksummed; an incremental file holds every arena
+// since the parent) — a sequential write, no Badger call, so the
+// asynchronous phase costs a fraction of streaming Badger. A restore
+// rebuilds a DB from full + deltas of either format (Restore) and each
 // operator subtask reads its key-group range back (ScanOperator), whatever
 // parallelism wrote it. Keys written this way use state name 0.
 //
-// Not used yet: Table (the write-back cache with spilling and TTL) is
-// tested but no operator reads its state from Badger while running, so
-// state must fit in memory; the asynchronous phase is not throttled; cache
-// bounds are per table, not a process-wide budget.
+// Not used by the runtime yet: Table (the write-back cache with spilling
+// and TTL), DB.Commit/Apply/Snapshot (the path where Badger holds state
+// while the job runs): state must fit in memory; cache bounds are per
+// table, not a process-wide budget.
 package state
