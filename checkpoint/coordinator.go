@@ -112,6 +112,11 @@ type SourcePosition struct {
 	// Split names the split when it is not a partition number (a file
 	// path, a generator stream); empty otherwise.
 	Split string `json:"split,omitempty"`
+	// MaxEventTime is the largest event time the split had read (its
+	// watermark is this minus the source's delay); absent when it had read
+	// no row with one. A restore starts the split's watermark from it, so
+	// rows that were late before a crash are late after it too.
+	MaxEventTime *int64 `json:"max_event_time,omitempty"`
 }
 
 // AckInfo is what a subtask reports when its part of a checkpoint is durable.
@@ -126,6 +131,9 @@ type AckInfo struct {
 	// SinkHandle is what a sink's pre-commit returned (a transaction to
 	// commit on restore), nil for other tasks.
 	SinkHandle []byte
+	// Watermark is the subtask's event-time watermark at the barrier, nil
+	// if it had none.
+	Watermark *int64
 }
 
 // TaskMetadata is one subtask's part of a completed checkpoint.
@@ -138,6 +146,7 @@ type TaskMetadata struct {
 	Handles         []StateHandle    `json:"handles,omitempty"`
 	SourcePositions []SourcePosition `json:"source_positions,omitempty"`
 	SinkHandle      []byte           `json:"sink_handle,omitempty"`
+	Watermark       *int64           `json:"watermark,omitempty"`
 }
 
 // MetadataVersion is the version written into every _metadata file.
@@ -431,7 +440,7 @@ func (c *Coordinator) Ack(now time.Time, id uint64, task TaskID, info AckInfo) [
 	p.acks[task] = TaskMetadata{
 		Task: task, SyncDur: info.SyncDur, AsyncDur: info.AsyncDur, AlignDur: info.AlignDur, Bytes: info.Bytes,
 		Handles: slices.Clone(info.Handles), SourcePositions: slices.Clone(info.SourcePositions),
-		SinkHandle: slices.Clone(info.SinkHandle),
+		SinkHandle: slices.Clone(info.SinkHandle), Watermark: info.Watermark,
 	}
 	if len(p.acks) < len(c.cfg.Tasks) {
 		return nil

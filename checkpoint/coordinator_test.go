@@ -209,7 +209,7 @@ func TestCoordinatorMetadata(t *testing.T) {
 	}
 	c.Tick(epoch.Add(time.Second))
 	handles := []StateHandle{{Path: "agg-1.sst", Size: 7}}
-	c.Ack(epoch.Add(2*time.Second), 1, a, AckInfo{SyncDur: 1, Bytes: 0, SourcePositions: []SourcePosition{{"t", 3, 42, ""}}})
+	c.Ack(epoch.Add(2*time.Second), 1, a, AckInfo{SyncDur: 1, Bytes: 0, SourcePositions: []SourcePosition{{Source: "t", Partition: 3, Offset: 42}}})
 	handles[0].Size = 99 // the coordinator must have copied it
 	_ = handles
 	out := c.Ack(epoch.Add(3*time.Second), 1, b, AckInfo{AsyncDur: 5, AlignDur: 6, Bytes: 7, Handles: []StateHandle{{Path: "agg-1.sst", Size: 7}}})
@@ -221,7 +221,7 @@ func TestCoordinatorMetadata(t *testing.T) {
 	if md.Tasks[0].Task != b || md.Tasks[1].Task != a {
 		t.Fatalf("task order %v", md.Tasks)
 	}
-	if md.Tasks[1].SourcePositions[0] != (SourcePosition{"t", 3, 42, ""}) || md.Tasks[0].Handles[0].Size != 7 ||
+	if md.Tasks[1].SourcePositions[0] != (SourcePosition{Source: "t", Partition: 3, Offset: 42}) || md.Tasks[0].Handles[0].Size != 7 ||
 		md.Tasks[0].AsyncDur != 5 || md.Tasks[0].AlignDur != 6 || md.Tasks[1].SyncDur != 1 {
 		t.Fatalf("metadata %+v", md)
 	}

@@ -148,12 +148,23 @@ type ckSource struct {
 	gate    chan struct{} // if set, closed to release the second half
 	reached *sync.WaitGroup
 	pace    time.Duration
+	late    bool
 }
 
-func ckRow(stream int, i int64) types.Row {
+// ckLateRow is the first row a gated source emits after the gate (it
+// emits batches of 7 until it reaches half the stream).
+const ckLateRow = (ckPerStream/2 + 6) / 7 * 7
+
+// ckRow is row i of a stream. With late, row ckLateRow carries event time
+// 0: late by about 3 s, as its window fired long before.
+func ckRow(stream int, i int64, late bool) types.Row {
+	ts := i * 10
+	if late && i == ckLateRow {
+		ts = 0
+	}
 	return types.Row{
 		types.BigIntValue((i*7 + int64(stream)*3) % 11),
-		types.TimestampValue(i * 10),
+		types.TimestampValue(ts),
 		types.BigIntValue(i + int64(stream)*1000),
 	}
 }
@@ -193,7 +204,7 @@ func (s *ckSource) Run(ctx context.Context, out SourceOutput) error {
 			n := min(int64(7), ckPerStream-p)
 			b := &types.Batch{}
 			for k := int64(0); k < n; k++ {
-				b.Rows = append(b.Rows, ckRow(j, p+k))
+				b.Rows = append(b.Rows, ckRow(j, p+k, s.late))
 			}
 			s.pos[i] = p + n
 			if err := EmitAt(out, i, b, p+n); err != nil {
@@ -237,12 +248,13 @@ type ckJobOpts struct {
 	pace    time.Duration
 	ck      *CheckpointConfig
 	slow    func(id uint64) time.Duration // the window sink's PreCommit
+	late    bool                          // see ckRow
 }
 
 func ckJob(o ckJobOpts) *JobSpec {
 	src := &Vertex{Name: "Source#1", Parallelism: o.par, Source: SourceConfig{RowtimeCol: 1, Delay: 0},
 		NewSource: func(tc *TaskContext) (Source, error) {
-			s := &ckSource{gate: o.gate, reached: o.reached, pace: o.pace}
+			s := &ckSource{gate: o.gate, reached: o.reached, pace: o.pace, late: o.late}
 			for j := range ckStreams {
 				if j%tc.Parallelism == tc.Subtask {
 					s.streams = append(s.streams, j)
@@ -303,10 +315,10 @@ func ckResult(t *testing.T, s *ckStore) (windows []string, table []string) {
 	return windows, table
 }
 
-func ckGolden(t *testing.T) ([]string, []string) {
+func ckGolden(t *testing.T, late bool) ([]string, []string) {
 	t.Helper()
 	st := newCkStore()
-	if err := Run(context.Background(), ckJob(ckJobOpts{par: 1, store: st})); err != nil {
+	if err := Run(context.Background(), ckJob(ckJobOpts{par: 1, store: st, late: late})); err != nil {
 		t.Fatal(err)
 	}
 	w, g := ckResult(t, st)
@@ -337,8 +349,15 @@ func ckConfig(t *testing.T, st checkpoint.Storage, interval time.Duration, event
 	}
 }
 
+// TestCheckpointSavepointRestoreAtOtherParallelism is the second sequence
+// of the file comment. The second half starts with a late row in every
+// stream: the restored job must resume from the savepoint's watermarks and
+// drop it too.
 func TestCheckpointSavepointRestoreAtOtherParallelism(t *testing.T) {
-	goldW, goldG := ckGolden(t)
+	goldW, goldG := ckGolden(t, true)
+	if w, _ := ckGolden(t, false); slices.Equal(w, goldW) {
+		t.Fatal("the late rows change nothing: the test cannot tell whether they were dropped")
+	}
 	st, err := checkpoint.NewDirStorage(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -354,7 +373,7 @@ func TestCheckpointSavepointRestoreAtOtherParallelism(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, ckJob(ckJobOpts{par: 2, store: store, gate: gate, reached: &reached, ck: cfg}))
+		done <- Run(ctx, ckJob(ckJobOpts{par: 2, store: store, gate: gate, reached: &reached, ck: cfg, late: true}))
 	}()
 	reached.Wait()
 	// the job is running (sources wait at the gate): ask for a savepoint
@@ -395,7 +414,7 @@ func TestCheckpointSavepointRestoreAtOtherParallelism(t *testing.T) {
 	}
 	cfg2 := ckConfig(t, st, 50*time.Millisecond, nil)
 	cfg2.Restore = &cp
-	if err := Run(context.Background(), ckJob(ckJobOpts{par: 3, store: store, ck: cfg2})); err != nil {
+	if err := Run(context.Background(), ckJob(ckJobOpts{par: 3, store: store, ck: cfg2, late: true})); err != nil {
 		t.Fatalf("run 2: %v", err)
 	}
 	w, g := ckResult(t, store)
@@ -408,7 +427,7 @@ func TestCheckpointSavepointRestoreAtOtherParallelism(t *testing.T) {
 }
 
 func TestCheckpointCancelAndRestoreRepeatedly(t *testing.T) {
-	goldW, goldG := ckGolden(t)
+	goldW, goldG := ckGolden(t, false)
 	for seed := range 3 {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(uint64(seed), 7))
@@ -470,7 +489,7 @@ func TestCheckpointCancelAndRestoreRepeatedly(t *testing.T) {
 // writer drops them instead and the coordinator must take a full
 // checkpoint next.
 func TestCheckpointDeltaAfterAbortedCheckpoints(t *testing.T) {
-	goldW, goldG := ckGolden(t)
+	goldW, goldG := ckGolden(t, false)
 	for seed := range 4 {
 		tiny := seed == 3
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
@@ -583,7 +602,7 @@ func diffRows(got, want []string) string {
 // are reported, the job keeps running; when it is back they complete again,
 // and the output is still exact.
 func TestCheckpointStorageFailsAndReturns(t *testing.T) {
-	goldW, goldG := ckGolden(t)
+	goldW, goldG := ckGolden(t, false)
 	root := t.TempDir() + "/ck"
 	st, err := checkpoint.NewDirStorage(root)
 	if err != nil {
@@ -653,7 +672,7 @@ func TestCheckpointStorageFailsAndReturns(t *testing.T) {
 // between the two is written again: falling back past a committed
 // checkpoint cannot be exactly-once.)
 func TestCheckpointFallbackPastTruncatedNewest(t *testing.T) {
-	goldW, _ := ckGolden(t)
+	goldW, _ := ckGolden(t, false)
 	st, err := checkpoint.NewDirStorage(t.TempDir())
 	if err != nil {
 		t.Fatal(err)

@@ -153,6 +153,7 @@ type arenaMsg struct {
 	sync, align time.Duration
 	full        bool // a full capture
 	final       bool // the task finished: counts for every later checkpoint
+	wm          *int64
 }
 
 type pendingState struct {
@@ -200,7 +201,10 @@ type ckptRun struct {
 
 	// restore inputs, by vertex name
 	positions map[string]map[string]int64
-	sinkHands map[string][]SinkHandle // vertex → old subtask handles (index = old subtask)
+	maxTimes  map[string]map[string]int64 // source → split → max event time
+	// watermarks: vertex → the watermark its subtasks resume from
+	watermarks map[string]int64
+	sinkHands  map[string][]SinkHandle // vertex → old subtask handles (index = old subtask)
 }
 
 func newCkptRun(spec *JobSpec) (*ckptRun, error) {
@@ -264,6 +268,9 @@ func (ck *ckptRun) loadRestore() error {
 		return fmt.Errorf("the checkpoint uses %s key groups, this job %d; key groups are fixed when a job is first created", got, ck.spec.MaxKeyGroups)
 	}
 	ck.positions = map[string]map[string]int64{}
+	ck.maxTimes = map[string]map[string]int64{}
+	ck.watermarks = map[string]int64{}
+	noWm := map[string]bool{}
 	ck.sinkHands = map[string][]SinkHandle{}
 	for _, tm := range md.Tasks {
 		for _, p := range tm.SourcePositions {
@@ -271,14 +278,27 @@ func (ck *ckptRun) loadRestore() error {
 			if m == nil {
 				m = map[string]int64{}
 				ck.positions[p.Source] = m
+				ck.maxTimes[p.Source] = map[string]int64{}
 			}
 			name := p.Split
 			if name == "" {
 				name = strconv.Itoa(int(p.Partition))
 			}
 			m[name] = p.Offset
+			if p.MaxEventTime != nil {
+				ck.maxTimes[p.Source][name] = *p.MaxEventTime
+			}
 		}
 		v := tm.Task.Vertex
+		// a vertex resumes from the least watermark of its old subtasks
+		switch w := tm.Watermark; {
+		case w == nil:
+			noWm[v] = true
+		case !noWm[v]:
+			if old, ok := ck.watermarks[v]; !ok || *w < old {
+				ck.watermarks[v] = *w
+			}
+		}
 		if ck.isSinkVertex(v) {
 			hs := ck.sinkHands[v]
 			for len(hs) <= tm.Task.Subtask {
@@ -287,6 +307,9 @@ func (ck *ckptRun) loadRestore() error {
 			hs[tm.Task.Subtask].Data = tm.SinkHandle
 			ck.sinkHands[v] = hs
 		}
+	}
+	for v := range noWm {
+		delete(ck.watermarks, v)
 	}
 	// The chain: parents (nearest first) reversed, then this one.
 	var files []string
@@ -358,6 +381,9 @@ func (ck *ckptRun) prepare(tasks []*task) error {
 		id := t.taskID()
 		ids = append(ids, id)
 		t.ck = ck
+		if w, ok := ck.watermarks[t.v.Name]; ok && t.source == nil {
+			t.wm = w
+		}
 		switch {
 		case t.source != nil:
 			r, ok := t.source.(Resumable)
@@ -375,12 +401,10 @@ func (ck *ckptRun) prepare(tasks []*task) error {
 			}
 			t.so.names = names
 			t.so.pos = make([]int64, len(names))
-			// A split that emits nothing before the next barrier must
-			// still record where it resumed, not 0.
+			t.so.restoredPos = ck.positions[t.v.Name]
+			t.so.restoredMax = ck.maxTimes[t.v.Name]
 			for i, n := range names {
-				if p, ok := ck.positions[t.v.Name][n]; ok {
-					t.so.pos[i] = p
-				}
+				t.so.restoreSplit(i, n)
 			}
 			t.trig = make(chan uint64, 8)
 			ck.injectors = append(ck.injectors, t.so)
@@ -772,7 +796,7 @@ func (ck *ckptRun) maybeSnapshot(ctx context.Context, id uint64) {
 		async := time.Since(start)
 		for _, t := range ck.stateful {
 			m := got[t]
-			ck.ack(id, t, checkpoint.AckInfo{SyncDur: m.sync, AlignDur: m.align, AsyncDur: async})
+			ck.ack(id, t, checkpoint.AckInfo{SyncDur: m.sync, AlignDur: m.align, AsyncDur: async, Watermark: m.wm})
 		}
 		ck.ack(id, stateTask, checkpoint.AckInfo{AsyncDur: async, Bytes: h.Size, Handles: []checkpoint.StateHandle{h}})
 	}()
@@ -954,7 +978,7 @@ func (t *task) snapshot(id uint64, aligned time.Duration) error {
 		if err != nil {
 			return fmt.Errorf("snapshot of checkpoint %d: %w", id, err)
 		}
-		m := &arenaMsg{id: id, task: t.taskID(), ch: ch, sync: time.Since(start), align: aligned, full: full}
+		m := &arenaMsg{id: id, task: t.taskID(), ch: ch, sync: time.Since(start), align: aligned, full: full, wm: t.watermark()}
 		if err := t.broadcastControl(Message{Kind: MsgBarrier, Barrier: id}); err != nil {
 			return err
 		}
@@ -967,8 +991,17 @@ func (t *task) snapshot(id uint64, aligned time.Duration) error {
 	if err := t.broadcastControl(Message{Kind: MsgBarrier, Barrier: id}); err != nil {
 		return err
 	}
-	ck.ack(id, t.taskID(), checkpoint.AckInfo{AlignDur: aligned, SyncDur: time.Since(start)})
+	ck.ack(id, t.taskID(), checkpoint.AckInfo{AlignDur: aligned, SyncDur: time.Since(start), Watermark: t.watermark()})
 	return nil
+}
+
+// watermark is the task's watermark for its checkpoint metadata.
+func (t *task) watermark() *int64 {
+	if t.wm == MinWatermark {
+		return nil
+	}
+	w := t.wm
+	return &w
 }
 
 // captureSlice is how many captured entries a CopyOnWriteSnapshotter
@@ -1027,21 +1060,37 @@ func (t *task) finishCheckpointing() error {
 		// the final arena belongs to that epoch and every later one.
 		id := max(t.lastSnap+1, ck.firstID)
 		select {
-		case ck.arenas <- arenaMsg{id: id, task: t.taskID(), ch: ch, full: true, final: true}:
+		case ck.arenas <- arenaMsg{id: id, task: t.taskID(), ch: ch, full: true, final: true, wm: t.watermark()}:
 		case <-t.ctx.Done():
 			return errCancelled
 		}
 		return nil
 	}
-	ck.finished(t.taskID(), checkpoint.AckInfo{})
+	ck.finished(t.taskID(), checkpoint.AckInfo{Watermark: t.watermark()})
 	return nil
 }
 
 // sourcePositions lists the split positions of a source subtask.
+// restoreSplit starts split i (named n) where the restored checkpoint left
+// it: its position, so that a split emitting nothing before the next
+// barrier still records where it resumed (not 0), and its largest event
+// time, so that the watermark resumes where it was.
+func (s *sourceOut) restoreSplit(i int, n string) {
+	if p, ok := s.restoredPos[n]; ok {
+		s.pos[i] = p
+	}
+	if m, ok := s.restoredMax[n]; ok {
+		s.maxTs[i] = m
+	}
+}
+
 func (s *sourceOut) positions() []checkpoint.SourcePosition {
 	out := make([]checkpoint.SourcePosition, len(s.names))
 	for i, n := range s.names {
 		out[i] = checkpoint.SourcePosition{Source: s.t.v.Name, Split: n, Offset: s.pos[i]}
+		if m := s.maxTs[i]; m != MinWatermark {
+			out[i].MaxEventTime = &m
+		}
 		if p, err := strconv.ParseInt(n, 10, 32); err == nil {
 			out[i].Partition = int32(p)
 		}

@@ -259,7 +259,7 @@ func Run(ctx context.Context, spec *JobSpec) error {
 				outs[o] = &emitter{ctx: ctx, routes: routes[vi][s][o], vertex: v, counts: o == 0}
 			}
 			tc.side = outs
-			t := &task{ctx: ctx, v: v, tc: tc, io: ios[vi][s], outs: outs, main: outs[0], vertexIndex: vi}
+			t := &task{ctx: ctx, v: v, tc: tc, io: ios[vi][s], outs: outs, main: outs[0], vertexIndex: vi, wm: MinWatermark}
 			tasks = append(tasks, t)
 			var err error
 			for ci := len(v.Chain) - 1; ci >= 0 && err == nil; ci-- {
@@ -488,6 +488,9 @@ type task struct {
 	commitSig   chan struct{}
 	commitID    atomic.Uint64
 	committed   uint64
+	// wm is the watermark of a task with inputs: it starts from the
+	// restored checkpoint's, so rows late before a restore are late after.
+	wm int64
 }
 
 func (t *task) run() (err error) {
@@ -541,6 +544,16 @@ func newSourceOut(t *task) *sourceOut {
 
 func (t *task) runSource() error {
 	so := t.so
+	if len(so.restoredMax) > 0 {
+		// the restored watermark goes out before the first row, or rows
+		// that were late before the restore would be taken as on time
+		so.mu.Lock()
+		err := so.advance()
+		so.mu.Unlock()
+		if err != nil {
+			return err
+		}
+	}
 	if err := t.source.Run(t.ctx, so); err != nil {
 		if t.ctx.Err() != nil {
 			return errCancelled
@@ -580,6 +593,9 @@ type sourceOut struct {
 	names []string
 	pos   []int64
 	ended bool
+	// restoredPos and restoredMax: the restored checkpoint's positions and
+	// largest event times by split name (nil without a restore).
+	restoredPos, restoredMax map[string]int64
 }
 
 func (s *sourceOut) Emit(split int, b *types.Batch) error {
@@ -614,11 +630,13 @@ func (s *sourceOut) SetPosition(split int, next int64) {
 func (s *sourceOut) AddNamedSplit(name string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	i := s.addSplit()
 	if s.names != nil {
 		s.names = append(s.names, name)
 		s.pos = append(s.pos, 0)
+		s.restoreSplit(i, name)
 	}
-	return s.addSplit()
+	return i
 }
 
 func (s *sourceOut) emit(split int, b *types.Batch) error {
@@ -716,9 +734,15 @@ func (t *task) runInputs() error {
 		wms[i] = MinWatermark
 	}
 	remaining := n
-	cur := MinWatermark
 	out := t.main
 	wh, _ := t.op.(WatermarkHandler)
+	if t.wm != MinWatermark && wh != nil {
+		// windows up to it fired before the checkpoint: this fires none,
+		// it tells the operator which rows are late
+		if err := wh.OnWatermark(t.wm, out); err != nil {
+			return err
+		}
+	}
 	advance := func() error {
 		m := MaxWatermark
 		for i, w := range wms {
@@ -726,10 +750,10 @@ func (t *task) runInputs() error {
 				m = w
 			}
 		}
-		if m <= cur || m == MaxWatermark && remaining > 0 {
+		if m <= t.wm || m == MaxWatermark && remaining > 0 {
 			return nil // nothing new, or every live input is idle
 		}
-		cur = m
+		t.wm = m
 		if wh != nil {
 			if err := wh.OnWatermark(m, out); err != nil {
 				return err
@@ -886,8 +910,8 @@ func (t *task) runInputs() error {
 		}
 		return t.sink.Finish()
 	}
-	if wh != nil && cur != MaxWatermark {
-		cur = MaxWatermark
+	if wh != nil && t.wm != MaxWatermark {
+		t.wm = MaxWatermark
 		if err := wh.OnWatermark(MaxWatermark, out); err != nil {
 			return err
 		}
