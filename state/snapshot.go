@@ -9,6 +9,7 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -299,14 +300,8 @@ func Restore(dir string, full io.Reader, deltas []io.Reader, keep func(keyGroup 
 		}
 	}()
 
-	if fr.arenas {
-		if err := applyArenas(bdb, fr, keep); err != nil {
-			return nil, fmt.Errorf("state: restore full: %w", err)
-		}
-	} else if err := streamFull(bdb, fr, keep); err != nil {
-		return nil, err
-	}
-
+	drs := make([]*snapReader, len(deltas))
+	allArenas := fr.arenas
 	last := fr.epoch
 	for i, d := range deltas {
 		dr, err := newSnapReader(d)
@@ -316,15 +311,34 @@ func Restore(dir string, full io.Reader, deltas []io.Reader, keep func(keyGroup 
 		if dr.since == 0 || dr.since > last || dr.epoch <= last {
 			return nil, fmt.Errorf("state: delta %d covers (%d, %d] but the chain is at %d", i, dr.since, dr.epoch, last)
 		}
-		if dr.arenas {
-			err = applyArenas(bdb, dr, keep)
-		} else {
-			err = applyDelta(bdb, dr, keep)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("state: delta %d: %w", i, err)
-		}
+		drs[i] = dr
+		allArenas = allArenas && dr.arenas
 		last = dr.epoch
+	}
+
+	if allArenas {
+		if err := mergeArenaChain(bdb, append([]*snapReader{fr}, drs...), keep); err != nil {
+			return nil, err
+		}
+	} else {
+		if fr.arenas {
+			if err := applyArenas(bdb, fr, keep); err != nil {
+				return nil, fmt.Errorf("state: restore full: %w", err)
+			}
+		} else if err := streamFull(bdb, fr, keep); err != nil {
+			return nil, err
+		}
+		for i, dr := range drs {
+			var err error
+			if dr.arenas {
+				err = applyArenas(bdb, dr, keep)
+			} else {
+				err = applyDelta(bdb, dr, keep)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("state: delta %d: %w", i, err)
+			}
+		}
 	}
 	db := newDB(bdb, dir, last+1)
 	db.acked = last
@@ -515,6 +529,92 @@ func (s *snapReader) nextArena() (version uint64, arena []byte, ok bool, err err
 		return 0, nil, false, errors.New("state: snapshot frame checksum mismatch")
 	}
 	return binary.LittleEndian.Uint64(payload), payload[8:], true, nil
+}
+
+// mergeArenaChain restores a chain (a full snapshot and its deltas) that
+// is all format 2: the frames are merged in memory, the last write of each
+// key winning, and the surviving keys are loaded sorted through a
+// StreamWriter. Every write of the chain is read once and each live key
+// written to Badger once; applying the deltas one by one instead rewrites
+// every key each delta changed (15M writes for 1M keys updated between
+// every checkpoint of a 10-checkpoint chain).
+func mergeArenaChain(bdb *badger.DB, chain []*snapReader, keep func(uint16) bool) error {
+	type slot struct {
+		version uint64
+		value   []byte // nil: deleted
+	}
+	latest := map[string]*slot{}
+	for i, s := range chain {
+		for {
+			version, arena, ok, err := s.nextArena()
+			if err != nil {
+				return fmt.Errorf("state: restore, snapshot %d of the chain: %w", i, err)
+			}
+			if !ok {
+				break
+			}
+			if version > s.epoch || version <= s.since {
+				return fmt.Errorf("state: restore, snapshot %d of the chain: frame of epoch %d outside (%d, %d]", i, version, s.since, s.epoch)
+			}
+			err = eachChange(arena, func(del bool, k, v []byte) error {
+				s.count++
+				kg, ok := KeyGroupOf(k)
+				if !ok {
+					return fmt.Errorf("state: snapshot key %x is not a state key", k)
+				}
+				if keep != nil && !keep(kg) {
+					return nil
+				}
+				if del {
+					v = nil
+				} else if v == nil {
+					v = []byte{}
+				}
+				// the arena stays referenced: values are not copied
+				if sl, ok := latest[string(k)]; ok {
+					if version >= sl.version {
+						sl.version, sl.value = version, v
+					}
+					return nil
+				}
+				latest[string(k)] = &slot{version: version, value: v}
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("state: restore, snapshot %d of the chain: %w", i, err)
+			}
+		}
+	}
+	keys := make([]string, 0, len(latest))
+	for k, sl := range latest {
+		if sl.value != nil {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	sw := bdb.NewStreamWriter()
+	if err := sw.Prepare(); err != nil {
+		return fmt.Errorf("state: restore: %w", err)
+	}
+	for len(keys) > 0 {
+		n := min(len(keys), 64<<10)
+		buf := z.NewBuffer(8<<20, "weir.restore")
+		for _, k := range keys[:n] {
+			sl := latest[k]
+			badger.KVToBuffer(&pb.KV{Key: []byte(k), Value: sl.value, Version: sl.version}, buf)
+		}
+		err := sw.Write(buf)
+		_ = buf.Release()
+		if err != nil {
+			sw.Cancel()
+			return fmt.Errorf("state: restore: %w", err)
+		}
+		keys = keys[n:]
+	}
+	if err := sw.Flush(); err != nil {
+		return fmt.Errorf("state: restore: %w", err)
+	}
+	return nil
 }
 
 // applyArenas writes a format-2 snapshot into a managed write batch.
