@@ -475,7 +475,7 @@ func TestCheckpointCancelAndRestoreRepeatedly(t *testing.T) {
 	}
 }
 
-// TestCheckpointDeltaAfterAbortedCheckpoints: a slow sink makes every third
+// TestCheckpointDeltaAfterAbortedCheckpoints: a slow sink makes every second
 // checkpoint time out after the stateful operators captured it and the
 // other sinks pre-committed for it, and holds the sources back (so a split
 // may emit nothing between two barriers). The checkpoints that complete
@@ -490,6 +490,12 @@ func TestCheckpointCancelAndRestoreRepeatedly(t *testing.T) {
 // checkpoint next.
 func TestCheckpointDeltaAfterAbortedCheckpoints(t *testing.T) {
 	goldW, goldG := ckGolden(t, false)
+	deltasAfterAbort := 0
+	defer func() {
+		if deltasAfterAbort == 0 && !t.Failed() {
+			t.Error("no incremental checkpoint completed right after an aborted one in any seed: the test proves nothing")
+		}
+	}()
 	for seed := range 4 {
 		tiny := seed == 3
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
@@ -545,7 +551,7 @@ func TestCheckpointDeltaAfterAbortedCheckpoints(t *testing.T) {
 				timer := time.AfterFunc(kill, cancel)
 				err := Run(ctx, ckJob(ckJobOpts{par: 1 + rng.IntN(3), store: store, pace: 300 * time.Microsecond, ck: cfg,
 					slow: func(id uint64) time.Duration {
-						if id%3 == 2 {
+						if id%2 == 0 {
 							return 60 * time.Millisecond
 						}
 						return 0
@@ -562,8 +568,14 @@ func TestCheckpointDeltaAfterAbortedCheckpoints(t *testing.T) {
 			mu.Lock()
 			t.Logf("%d restores, %d checkpoints aborted, %d incremental checkpoints completed right after an abort; %d warnings, %d full checkpoints after one",
 				restored, aborted, deltaAfterAbort, warnings, fullAfterWarning)
-			if restored == 0 || deltaAfterAbort == 0 && !tiny || tiny && fullAfterWarning == 0 {
-				t.Fatal("no restore, no incremental checkpoint after an aborted one, or no full one after dropped changes: the test proves nothing")
+			// After a restore checkpoints are full until one completes, so
+			// whether an incremental one follows an aborted one depends on
+			// timing: one seed where it did is enough.
+			if !tiny {
+				deltasAfterAbort += deltaAfterAbort
+			}
+			if restored == 0 || aborted == 0 || tiny && fullAfterWarning == 0 {
+				t.Fatal("no restore, no aborted checkpoint, or no full one after dropped changes: the test proves nothing")
 			}
 			mu.Unlock()
 			w, g := ckResult(t, store)
