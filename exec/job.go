@@ -92,6 +92,33 @@ type Vertex struct {
 
 	// Metrics, updated while the job runs.
 	RecordsIn, RecordsOut atomic.Int64
+	watermarks            atomic.Pointer[[]atomic.Int64] // per subtask
+}
+
+// Watermark is the vertex's event-time watermark while the job runs: the
+// least of its subtasks' (a source's is what it sends downstream); ok is
+// false before every subtask has one.
+func (v *Vertex) Watermark() (wm int64, ok bool) {
+	p := v.watermarks.Load()
+	if p == nil || len(*p) == 0 {
+		return 0, false
+	}
+	wm = MaxWatermark
+	for i := range *p {
+		w := (*p)[i].Load()
+		if w == MinWatermark {
+			return 0, false
+		}
+		wm = min(wm, w)
+	}
+	return wm, true
+}
+
+// setWatermark records subtask's watermark for Vertex.Watermark.
+func (t *task) setWatermark(wm int64) {
+	if p := t.v.watermarks.Load(); p != nil {
+		(*p)[t.tc.Subtask].Store(wm)
+	}
 }
 
 // ChainedOperator is a stateless operator run inside another vertex's
@@ -250,6 +277,11 @@ func Run(ctx context.Context, spec *JobSpec) error {
 	var runs []func()
 	var tasks []*task
 	for vi, v := range spec.Vertices {
+		wms := make([]atomic.Int64, v.Parallelism)
+		for i := range wms {
+			wms[i].Store(MinWatermark)
+		}
+		v.watermarks.Store(&wms)
 		for s := 0; s < v.Parallelism; s++ {
 			first, last := KeyGroupRange(spec.MaxKeyGroups, v.Parallelism, s)
 			tc := &TaskContext{Vertex: v.Name, Subtask: s, Parallelism: v.Parallelism,
@@ -721,6 +753,7 @@ func (s *sourceOut) advance() error {
 		return nil
 	}
 	s.wm = wm
+	s.t.setWatermark(wm)
 	return s.t.broadcastControl(Message{Kind: MsgWatermark, Watermark: wm})
 }
 
@@ -736,6 +769,9 @@ func (t *task) runInputs() error {
 	remaining := n
 	out := t.main
 	wh, _ := t.op.(WatermarkHandler)
+	if t.wm != MinWatermark {
+		t.setWatermark(t.wm)
+	}
 	if t.wm != MinWatermark && wh != nil {
 		// windows up to it fired before the checkpoint: this fires none,
 		// it tells the operator which rows are late
@@ -754,6 +790,7 @@ func (t *task) runInputs() error {
 			return nil // nothing new, or every live input is idle
 		}
 		t.wm = m
+		t.setWatermark(m)
 		if wh != nil {
 			if err := wh.OnWatermark(m, out); err != nil {
 				return err
@@ -786,9 +823,7 @@ func (t *task) runInputs() error {
 		case MsgWatermark:
 			if msg.Watermark > wms[msg.From] {
 				wms[msg.From] = msg.Watermark
-				if t.sink == nil {
-					return advance()
-				}
+				return advance() // a sink's only shows in Vertex.Watermark
 			}
 		case MsgIdle:
 			idle[msg.From] = true

@@ -51,6 +51,9 @@ type vertexMetrics struct {
 	Chained     []string `json:"chained,omitempty"`
 	RecordsIn   int64    `json:"records_in"`
 	RecordsOut  int64    `json:"records_out"`
+	// Watermark is the vertex's event-time watermark (the least of its
+	// subtasks'), absent until every subtask has one.
+	Watermark *time.Time `json:"watermark,omitempty"`
 }
 
 type checkpointStats struct {
@@ -123,6 +126,10 @@ func vertices(spec *exec.JobSpec) []vertexMetrics {
 	for _, v := range spec.Vertices {
 		m := vertexMetrics{Name: v.Name, Parallelism: v.Parallelism,
 			RecordsIn: v.RecordsIn.Load(), RecordsOut: v.RecordsOut.Load()}
+		if wm, ok := v.Watermark(); ok && wm != exec.MaxWatermark {
+			t := time.UnixMilli(wm).UTC()
+			m.Watermark = &t
+		}
 		for _, c := range v.Chain {
 			m.Chained = append(m.Chained, c.Name)
 		}

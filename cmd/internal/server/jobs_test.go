@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -282,5 +283,50 @@ func TestRestartInProcess(t *testing.T) {
 	// a second server on the same directory is refused
 	if _, err := New(cfg); err == nil || !strings.Contains(err.Error(), "in use") {
 		t.Fatalf("second server on %s: %v", data, err)
+	}
+}
+
+// TestJobWatermarkMetric: a job over an event-time table reports each
+// vertex's watermark in its detail and in /metrics.
+func TestJobWatermarkMetric(t *testing.T) {
+	_, hs := startServer(t, Config{CheckpointInterval: time.Hour})
+	c := &client{t: t, base: hs.URL, user: "alice"}
+	c.rows(`CREATE TABLE bid (auction BIGINT, bidder BIGINT, price BIGINT, channel VARCHAR, url VARCHAR,
+		date_time TIMESTAMP(3), extra VARCHAR, WATERMARK FOR date_time AS date_time - INTERVAL '4' SECOND)
+		WITH ('connector'='nexmark', 'nexmark.table'='bid', 'nexmark.events-per-second'='2000')`)
+	c.rows(`CREATE TABLE sink (auction BIGINT, price BIGINT) WITH ('connector'='blackhole')`)
+	_, rows := c.rows("INSERT INTO sink SELECT auction, price FROM bid")
+	id := str(rows[0][0])
+	d := c.waitJob(id, "a watermark on every vertex", func(d jobDetail) bool {
+		for _, v := range d.Vertices {
+			if v.Watermark == nil {
+				return false
+			}
+		}
+		return len(d.Vertices) > 0
+	})
+	base := time.UnixMilli(1767225600000) // the generator's default first event time
+	for _, v := range d.Vertices {
+		if v.Watermark.Before(base.Add(-4*time.Second)) || v.Watermark.After(base.Add(24*time.Hour)) {
+			t.Fatalf("vertex %s watermark %v: not near the generator's event times (from %v)", v.Name, v.Watermark, base)
+		}
+	}
+	_, body, _ := c.do(c.request("GET", hs.URL+"/metrics", "", ""))
+	prefix := `weir_job_watermark_seconds{job="` + id + `",vertex="Source#1"} `
+	found := false
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, prefix); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || f < float64(base.Unix()-4) || f > float64(base.Unix()+86400) {
+				t.Fatalf("metric %q: not near the generator's event times", line)
+			}
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("metrics lack %s:\n%s", prefix, body)
+	}
+	if status, body := c.postJSON("/v1/jobs/"+id+"/stop", &d); status != http.StatusOK {
+		t.Fatalf("stop: %d %s", status, body)
 	}
 }
