@@ -105,6 +105,37 @@ type Storage interface {
 	CleanupIncomplete(inFlight ...uint64) (removed []uint64, err error)
 }
 
+// JobFiles is implemented by a Storage that also keeps small files about
+// the job itself, next to its checkpoints and outliving every one of them
+// (DirStorage: in its root, with a leading '_'). A run writes them before
+// it starts, so that they also speak for runs that never completed a
+// checkpoint.
+type JobFiles interface {
+	// ReadJobFile returns the file's content, or nil and no error if it
+	// does not exist.
+	ReadJobFile(name string) ([]byte, error)
+	// WriteJobFile replaces the file atomically (temp file, fsync, rename,
+	// fsync of the directory).
+	WriteJobFile(name string, data []byte) error
+}
+
+// ReadJobFile implements JobFiles.
+func (s *DirStorage) ReadJobFile(name string) ([]byte, error) {
+	b, err := os.ReadFile(filepath.Join(s.root, "_"+name))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, &StorageError{Op: "read", Path: filepath.Join(s.root, "_"+name), Err: err}
+	}
+	return b, nil
+}
+
+// WriteJobFile implements JobFiles.
+func (s *DirStorage) WriteJobFile(name string, data []byte) error {
+	return writeAtomic(s.root, "_"+name, data)
+}
+
 // ErrNoCheckpoint is wrapped by Latest when no complete, usable checkpoint
 // exists.
 var ErrNoCheckpoint = errors.New("checkpoint: no usable checkpoint")

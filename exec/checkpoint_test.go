@@ -785,3 +785,74 @@ func TestCheckpointRestoreRefusesOtherPlan(t *testing.T) {
 		t.Fatalf("got %v, want a RestoreError about a different query", err)
 	}
 }
+
+// recSink is a ckSink that records which subtasks' handles it recovered.
+type recSink struct {
+	ckSink
+	sub  int
+	mu   *sync.Mutex
+	seen map[int][]int // subtask → recovered handles' subtasks
+}
+
+func (r *recSink) StartCheckpointing(mode DeliveryMode, recovered []SinkHandle) error {
+	r.mu.Lock()
+	for _, h := range recovered {
+		r.seen[r.sub] = append(r.seen[r.sub], h.Subtask)
+	}
+	r.mu.Unlock()
+	return r.ckSink.StartCheckpointing(mode, recovered)
+}
+
+// TestSinkHandlesCoverEveryParallelismEverRun: a job ran its sink at
+// parallelism 3; started afresh at parallelism 2 with the same checkpoint
+// directory, its sinks must still be handed subtask 2's (empty) handle, so
+// that they fence what it may have left open (a Kafka transaction). The
+// second run's checkpoint ids go on after the first run's (a reused id
+// names an existing directory: the checkpoint would fail).
+func TestSinkHandlesCoverEveryParallelismEverRun(t *testing.T) {
+	st, err := checkpoint.NewDirStorage(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var aborts []string
+	run := func(par int) map[int][]int {
+		var mu sync.Mutex
+		seen := map[int][]int{}
+		src := &Vertex{Name: "Source#1", Parallelism: 1, Source: SourceConfig{RowtimeCol: 1},
+			NewSource: func(tc *TaskContext) (Source, error) {
+				return &ckSource{streams: []int{0}, pos: make([]int64, 1)}, nil
+			}}
+		sink := &Vertex{Name: "Sink#2", Parallelism: par, Inputs: []Edge{{From: 0, Kind: Rebalance}},
+			NewSink: func(tc *TaskContext) (Sink, error) {
+				return &recSink{ckSink: ckSink{store: newCkStore(), name: "out"}, sub: tc.Subtask, mu: &mu, seen: seen}, nil
+			}}
+		cfg := ckConfig(t, st, time.Hour, nil)
+		cfg.OnEvent = func(e CheckpointEvent) {
+			if e.Kind == "aborted" {
+				mu.Lock()
+				aborts = append(aborts, fmt.Sprintf("%d: %s", e.ID, e.Reason))
+				mu.Unlock()
+			}
+		}
+		if err := Run(context.Background(), &JobSpec{Vertices: []*Vertex{src, sink}, Checkpoint: cfg}); err != nil {
+			t.Fatal(err)
+		}
+		return seen
+	}
+	if got := run(3); fmt.Sprint(got) != "map[0:[0] 1:[1] 2:[2]]" {
+		t.Fatalf("first run recovered handles by subtask: %v, want each its own (empty)", got)
+	}
+	// (the first run completed its final checkpoint: restoring from it is
+	// not the point; a fresh start must fence all the same)
+	got := run(2)
+	for s := range got {
+		slices.Sort(got[s])
+	}
+	if fmt.Sprint(got) != "map[0:[0 2] 1:[1]]" {
+		t.Fatalf("recovered handles by subtask: %v, want subtask 2's handed to subtask 0", got)
+	}
+	// the second run's ids go on after the first run's checkpoint
+	if len(aborts) > 0 {
+		t.Fatalf("checkpoints aborted: %v", aborts)
+	}
+}

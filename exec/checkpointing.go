@@ -36,6 +36,7 @@ package exec
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -187,6 +188,7 @@ type ckptRun struct {
 	stopErr   atomic.Pointer[StoppedError]
 	nStopped  int
 	firstID   uint64
+	declineAs checkpoint.TaskID // a task of the coordinator's, for the runtime's own declines
 
 	stateful []checkpoint.TaskID
 	arenas   chan arenaMsg
@@ -373,9 +375,60 @@ func (ck *ckptRun) isSinkVertex(name string) bool {
 	return false
 }
 
+// sinksFile is the job file (checkpoint.JobFiles) recording the highest
+// parallelism each sink vertex ever ran at.
+const sinksFile = "sink-parallelism.json"
+
+// padSinkHandles makes every sink subtask index the job ever ran, in any
+// run, appear among the recovered handles (empty if the checkpoint has
+// none for it), so that the sinks fence what those subtasks may have left
+// open: a run at parallelism 3 that died before its first checkpoint left
+// Kafka transactions under subtask 2's transactional id, which a restore
+// at parallelism 2 must abort, or read_committed consumers stall until the
+// broker times them out. The record is written before any subtask starts.
+func (ck *ckptRun) padSinkHandles() {
+	jf, ok := ck.storage.(checkpoint.JobFiles)
+	if !ok {
+		return
+	}
+	high := map[string]int{}
+	b, err := jf.ReadJobFile(sinksFile)
+	if err == nil && b != nil {
+		err = json.Unmarshal(b, &high)
+	}
+	if err != nil {
+		ck.event(CheckpointEvent{Kind: "warning", Reason: "sink parallelism record: " + err.Error()})
+		high = map[string]int{}
+	}
+	changed := false
+	for _, v := range ck.spec.Vertices {
+		if v.NewSink != nil && v.Parallelism > high[v.Name] {
+			high[v.Name] = v.Parallelism
+			changed = true
+		}
+	}
+	if changed {
+		b, _ := json.Marshal(high)
+		if err := jf.WriteJobFile(sinksFile, b); err != nil {
+			ck.event(CheckpointEvent{Kind: "warning", Reason: "sink parallelism record: " + err.Error()})
+		}
+	}
+	if ck.sinkHands == nil {
+		ck.sinkHands = map[string][]SinkHandle{}
+	}
+	for name, n := range high {
+		hs := ck.sinkHands[name]
+		for len(hs) < n {
+			hs = append(hs, SinkHandle{Subtask: len(hs)})
+		}
+		ck.sinkHands[name] = hs
+	}
+}
+
 // prepare wires the created tasks: restore hooks, sink recovery and the task
 // list. Called on Run's goroutine before any subtask starts.
 func (ck *ckptRun) prepare(tasks []*task) error {
+	ck.padSinkHandles()
 	var ids []checkpoint.TaskID
 	for _, t := range tasks {
 		id := t.taskID()
@@ -471,7 +524,19 @@ func (ck *ckptRun) prepare(tasks []*task) error {
 	if ck.cfg.Restore != nil {
 		first = ck.cfg.Restore.Metadata.ID + 1
 	}
+	// ids go on past every checkpoint and savepoint the storage holds (a
+	// fresh start in a used directory, or a restore of an older one),
+	// never reusing a directory name
+	if ents, err := ck.storage.List(); err == nil {
+		for _, e := range ents {
+			first = max(first, e.ID+1)
+		}
+	}
 	ck.firstID = first
+	ck.declineAs = ids[0]
+	if len(ck.stateful) > 0 {
+		ck.declineAs = stateTask
+	}
 	coord, err := checkpoint.NewCoordinatorFrom(cc, ck.cfg.Clock.Now(), first)
 	if err != nil {
 		return err
@@ -544,7 +609,7 @@ func (ck *ckptRun) event(e CheckpointEvent) {
 func (ck *ckptRun) onTrigger(t checkpoint.Trigger) {
 	loc, err := ck.storage.Create(t.ID, t.Kind, t.Time)
 	if err != nil {
-		_ = ck.driver.Decline(t.ID, stateTask, err.Error())
+		_ = ck.driver.Decline(t.ID, ck.declineAs, err.Error())
 		return
 	}
 	ck.mu.Lock()
