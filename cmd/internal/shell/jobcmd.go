@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -307,7 +308,7 @@ func describeJob(d server.JobDetail) string {
 		for k := range d.Settings {
 			keys = append(keys, k)
 		}
-		sortStrings(keys)
+		sort.Strings(keys)
 		var kv []string
 		for _, k := range keys {
 			kv = append(kv, k+"="+d.Settings[k])

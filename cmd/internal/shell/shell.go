@@ -758,5 +758,3 @@ Commands (one line, no ';'):
   \jobs            SHOW JOBS
   \q               exit (so does Ctrl-D)
 `
-
-func sortStrings(s []string) { sort.Strings(s) }
