@@ -411,7 +411,7 @@ func TestShellServer(t *testing.T) {
 	sh.mark()
 	sh.send("CREATE SAVEPOINT FOR JOB '" + id + "';\r")
 	sh.expect(`Savepoint \d+ of job ` + id + ` written to \S+savepoints/sp-\S+\.\n`)
-	sh.run("SHOW CHECKPOINTS '"+id+"';\r", `\| +\d+ \| savepoint +\| complete \| full`)
+	sh.run("SHOW CHECKPOINTS '"+id+"';\r", `\| +\d+ \| savepoint +\| complete +\| full`)
 	sh.run("STOP JOB '"+id+"' WITH SAVEPOINT;\r", `Job `+id+` stopped with savepoint \S+\. RESUME JOB '`+id+`' starts it again from there\.`)
 	sh.run("RESUME JOB "+id+";\r", `Job `+id+` resumed from savepoint \S+savepoints/sp-`)
 	sh.run("STOP JOB "+id+";\r", `Job `+id+` canceled\.`)

@@ -165,7 +165,9 @@ func TestInProcessJobs(t *testing.T) {
 	if !regexp.MustCompile(`^Savepoint \d+ of job ` + id + ` written to \S+/savepoints/sp-\S+\. \(in a temporary directory`).MatchString(sp) {
 		t.Fatalf("savepoint: %q", sp)
 	}
-	if cks := ts.must("SHOW CHECKPOINTS " + id); !strings.Contains(cks, "| savepoint  | complete | full") || !strings.Contains(cks, "| checkpoint | complete |") {
+	// (an incomplete checkpoint in progress may widen the state column)
+	if cks := ts.must("SHOW CHECKPOINTS " + id); !regexp.MustCompile(`\| savepoint +\| complete +\| full `).MatchString(cks) ||
+		!regexp.MustCompile(`\| checkpoint \| complete +\|`).MatchString(cks) {
 		t.Fatalf("SHOW CHECKPOINTS:\n%s", cks)
 	}
 	stopped := ts.must("STOP JOB '" + id + "' WITH SAVEPOINT")
