@@ -27,6 +27,10 @@
 //   - Keywords are case-insensitive. Names that are MySQL reserved words
 //     (out, window, order, ...) must be backquoted: CREATE TABLE `out` (...).
 //
+// Tokens, SplitComplete and Blank (tokens.go) expose this lexer to tools
+// that work on text before it is parsed ('weir shell' finds where a
+// statement typed over several lines ends with them).
+//
 // # Rewrites
 //
 // Rewrites keep the statement's line structure: removed text is replaced

@@ -210,6 +210,12 @@ func (s *Session) exec(ctx context.Context, st *Statement, rs ResultSink) error 
 
 func (s *Session) execSet(st *Statement, rs ResultSink) error {
 	set := st.Set
+	if set.Key == "" && set.Reset {
+		for k, v := range settingDefaults {
+			s.settings[k] = v
+		}
+		return rs.Message("Reset.")
+	}
 	if set.Key == "" {
 		var keys []string
 		for k := range s.settings {

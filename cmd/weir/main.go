@@ -9,13 +9,13 @@
 //
 //	weir checkpoints DIR [ID]     list or inspect checkpoints and savepoints
 //	weir serve [flags]            HTTP server: Trino client protocol, jobs
-//
-// shell is reserved and reports "not yet available".
+//	weir shell [flags]            interactive SQL shell (-f FILE runs a file)
 //
 // Exit status: 0 success; 1 runtime or SQL error; 2 usage error; 130 when
 // cancelled by SIGINT (Ctrl-C) or SIGTERM. On the first signal the running
 // job is cancelled and allowed to stop cleanly; a second signal exits at
-// once.
+// once. The shell handles signals itself: Ctrl-C cancels the running
+// statement and the shell goes on.
 package main
 
 import (
@@ -58,10 +58,11 @@ var _ sql.ResultSink = Printer(nil)
 
 // env is what a command may touch of the process, so tests can replace it.
 type env struct {
-	stdin      io.Reader
-	stdout     io.Writer
-	stderr     io.Writer
-	isTerminal bool // stdout is a terminal
+	stdin         io.Reader
+	stdout        io.Writer
+	stderr        io.Writer
+	isTerminal    bool // stdout is a terminal
+	stdinTerminal bool // stdin is a terminal
 }
 
 // command is one subcommand. A nil run means "not yet available".
@@ -70,6 +71,9 @@ type command struct {
 	summary string
 	help    func() string // full help text; nil: the summary
 	run     func(ctx context.Context, args []string, e *env) int
+	// ownSignals: the command handles SIGINT and SIGTERM itself; main
+	// installs no handler of its own.
+	ownSignals bool
 }
 
 var commands []*command
@@ -77,7 +81,7 @@ var commands []*command
 func init() {
 	commands = []*command{
 		{name: "run", summary: "run a SQL script", help: runHelp, run: cmdRun},
-		{name: "shell", summary: "interactive SQL shell"},
+		{name: "shell", summary: "interactive SQL shell, in-process or against weir serve", help: shellHelp, run: cmdShell, ownSignals: true},
 		{name: "serve", summary: "HTTP server speaking the Trino client protocol", help: serveHelp, run: cmdServe},
 		{name: "kafka", summary: "run a development Kafka broker (kfake) on 127.0.0.1", help: kafkaHelp, run: cmdKafka},
 		{name: "checkpoints", summary: "list and inspect checkpoints and savepoints", help: checkpointsHelp, run: cmdCheckpoints},
@@ -96,6 +100,20 @@ func lookup(name string) *command {
 }
 
 func main() {
+	fd := os.Stdout.Fd()
+	e := &env{
+		stdin:         os.Stdin,
+		stdout:        os.Stdout,
+		stderr:        os.Stderr,
+		isTerminal:    isatty.IsTerminal(fd) || isatty.IsCygwinTerminal(fd),
+		stdinTerminal: isatty.IsTerminal(os.Stdin.Fd()) || isatty.IsCygwinTerminal(os.Stdin.Fd()),
+	}
+	if len(os.Args) > 1 {
+		if c := lookup(os.Args[1]); c != nil && c.ownSignals {
+			os.Exit(weirMain(context.Background(), os.Args[1:], e))
+		}
+	}
+
 	// The first SIGINT/SIGTERM cancels ctx: the running job stops cleanly
 	// and cmdRun reports "cancelled". A second one exits at once.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -109,13 +127,6 @@ func main() {
 		os.Exit(exitCancelled)
 	}()
 
-	fd := os.Stdout.Fd()
-	e := &env{
-		stdin:      os.Stdin,
-		stdout:     os.Stdout,
-		stderr:     os.Stderr,
-		isTerminal: isatty.IsTerminal(fd) || isatty.IsCygwinTerminal(fd),
-	}
 	code := weirMain(ctx, os.Args[1:], e)
 	stop()
 	os.Exit(code)

@@ -76,7 +76,7 @@ func weir(t *testing.T, stdin string, args ...string) (stdout, stderr string, co
 }
 
 func TestDispatch(t *testing.T) {
-	if out, _, code := weir(t, "", "help"); code != exitOK || !strings.Contains(out, "run ") || !strings.Contains(out, "shell        interactive SQL shell (not yet available)") {
+	if out, _, code := weir(t, "", "help"); code != exitOK || !strings.Contains(out, "run ") || !strings.Contains(out, "shell        interactive SQL shell, in-process or against weir serve") {
 		t.Errorf("help: exit %d\n%s", code, out)
 	}
 	if out, _, code := weir(t, "", "--help"); code != exitOK || !strings.HasPrefix(out, "Weir is") {
@@ -103,8 +103,11 @@ func TestDispatch(t *testing.T) {
 	if _, errOut, code := weir(t, "", "frobnicate"); code != exitUsage || !strings.Contains(errOut, `unknown command "frobnicate"`) {
 		t.Errorf("unknown: exit %d %q", code, errOut)
 	}
-	if _, errOut, code := weir(t, "", "shell"); code != exitUsage || errOut != "weir shell: not yet available\n" {
-		t.Errorf("shell: exit %d %q", code, errOut)
+	if _, errOut, code := weir(t, "", "shell", "--bogus"); code != exitUsage || !strings.Contains(errOut, "weir shell: flag provided but not defined: -bogus") {
+		t.Errorf("shell --bogus: exit %d %q", code, errOut)
+	}
+	if _, errOut, code := weir(t, "", "shell", "--user", "bob"); code != exitUsage || !strings.Contains(errOut, "--user needs --server") {
+		t.Errorf("shell --user without --server: exit %d %q", code, errOut)
 	}
 	if _, errOut, code := weir(t, "", "serve", "--bogus"); code != exitUsage || !strings.Contains(errOut, "weir serve: flag provided but not defined: -bogus") {
 		t.Errorf("serve --bogus: exit %d %q", code, errOut)

@@ -66,7 +66,11 @@
 // prints it, per-vertex record counters, subtask statuses, checkpoint
 // figures, recent events), stop it (with or without a savepoint), take a
 // savepoint, resume it, and list its checkpoints with their synchronous,
-// asynchronous and alignment durations and sizes. /metrics has the same
+// asynchronous and alignment durations and sizes. The same job manager is
+// exported without the HTTP server as Jobs (jobs_api.go), for the
+// in-process jobs of 'weir shell', together with the documents the
+// endpoints answer (JobSummary, JobDetail, CheckpointSummary), which the
+// shell also decodes when it talks to a server. /metrics has the same
 // figures in the Prometheus text format (metrics.go, which names what the
 // runtime does not expose yet).
 //

@@ -304,15 +304,23 @@ func (s *Server) handleJobCheckpoints(w http.ResponseWriter, r *http.Request) {
 	if j == nil {
 		return
 	}
-	st, err := checkpoint.NewDirStorage(j.checkpointDir())
+	out, err := j.checkpoints()
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// checkpoints lists the job's checkpoints and savepoints on disk.
+func (j *job) checkpoints() ([]*checkpointSummary, error) {
+	st, err := checkpoint.NewDirStorage(j.checkpointDir())
+	if err != nil {
+		return nil, err
+	}
 	entries, err := st.List()
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
+		return nil, err
 	}
 	out := []*checkpointSummary{}
 	for _, e := range entries {
@@ -326,5 +334,5 @@ func (s *Server) handleJobCheckpoints(w http.ResponseWriter, r *http.Request) {
 		}
 		out = append(out, c)
 	}
-	writeJSON(w, http.StatusOK, out)
+	return out, nil
 }
