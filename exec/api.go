@@ -233,6 +233,14 @@ type CopyOnWriteSnapshotter interface {
 	ContinueSnapshot(budget int) (done bool, err error)
 }
 
+// LagReporter is implemented by a Source that knows how far behind its
+// input it is: Lag is the number of records available to it that it has
+// not emitted yet (ok false while it does not know). Safe for concurrent
+// use; the runtime reads it for Vertex.Lag.
+type LagReporter interface {
+	Lag() (records int64, ok bool)
+}
+
 // Restorer is implemented by stateful operators. RestoreState is called
 // once before the first Process when the job is restored: scan yields every
 // entry of the operator's key groups (TaskContext.FirstGroup..LastGroup),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -93,6 +94,26 @@ type Vertex struct {
 	// Metrics, updated while the job runs.
 	RecordsIn, RecordsOut atomic.Int64
 	watermarks            atomic.Pointer[[]atomic.Int64] // per subtask
+	lags                  atomic.Pointer[[]LagReporter]  // per subtask, nil for those that do not report
+}
+
+// Lag is the sum of the source subtasks' lags (LagReporter) while the job
+// runs; ok is false for a vertex whose sources do not report one.
+func (v *Vertex) Lag() (records int64, ok bool) {
+	p := v.lags.Load()
+	if p == nil {
+		return 0, false
+	}
+	for _, r := range *p {
+		if r == nil {
+			continue
+		}
+		if n, rok := r.Lag(); rok {
+			records += n
+			ok = true
+		}
+	}
+	return records, ok
 }
 
 // Watermark is the vertex's event-time watermark while the job runs: the
@@ -282,6 +303,8 @@ func Run(ctx context.Context, spec *JobSpec) error {
 			wms[i].Store(MinWatermark)
 		}
 		v.watermarks.Store(&wms)
+		lags := make([]LagReporter, v.Parallelism)
+		v.lags.Store(&lags)
 		for s := 0; s < v.Parallelism; s++ {
 			first, last := KeyGroupRange(spec.MaxKeyGroups, v.Parallelism, s)
 			tc := &TaskContext{Vertex: v.Name, Subtask: s, Parallelism: v.Parallelism,
@@ -310,6 +333,11 @@ func Run(ctx context.Context, spec *JobSpec) error {
 				t.source, err = v.NewSource(tc)
 				if err == nil {
 					t.so = newSourceOut(t)
+					if lr, ok := t.source.(LagReporter); ok {
+						lags := slices.Clone(*v.lags.Load()) // readers may hold the old one
+						lags[s] = lr
+						v.lags.Store(&lags)
+					}
 				}
 			case v.NewOperator != nil:
 				t.op, err = v.NewOperator(tc)

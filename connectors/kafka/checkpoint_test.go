@@ -941,3 +941,53 @@ func mustStartEO(t *testing.T, s *Sink, handles []wexec.SinkHandle) {
 		t.Fatal(err)
 	}
 }
+
+// lagOut blocks the source at its first batch until released.
+type lagOut struct {
+	*posOut
+	first   chan struct{}
+	release chan struct{}
+	once    sync.Once
+}
+
+func (o *lagOut) EmitAt(split int, b *types.Batch, next int64) error {
+	o.once.Do(func() {
+		close(o.first)
+		<-o.release
+	})
+	return o.posOut.EmitAt(split, b, next)
+}
+
+// TestSourceLag: the lag is what the partition's log holds beyond what
+// the source emitted, as of its last fetch: 7 records while the first
+// batch (from offset 3) is still being handed over, 0 at the end.
+func TestSourceLag(t *testing.T) {
+	_, addrs := newCluster(t, 1, "t")
+	produceN(t, addrs, "t", 1, 10, 0)
+	tb := table(addrs, "t", idSchema, "scan.bounded.mode", "latest-offset")
+	src, _ := create(t, tb, 0, 1)
+	if _, ok := src.Lag(); ok {
+		t.Fatal("a lag before the first fetch")
+	}
+	if err := src.Resume(map[string]int64{"0": 3}); err != nil {
+		t.Fatal(err)
+	}
+	out := &lagOut{posOut: newPosOut(src.Splits()), first: make(chan struct{}), release: make(chan struct{})}
+	done := make(chan error, 1)
+	go func() { done <- src.Run(context.Background(), out) }()
+	select {
+	case <-out.first:
+	case err := <-done:
+		t.Fatalf("the source ended before emitting: %v", err)
+	}
+	if lag, ok := src.Lag(); !ok || lag != 7 {
+		t.Errorf("lag while the first batch is emitted = %d, %v; want 7", lag, ok)
+	}
+	close(out.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if lag, ok := src.Lag(); !ok || lag != 0 {
+		t.Errorf("lag at the end = %d, %v; want 0", lag, ok)
+	}
+}

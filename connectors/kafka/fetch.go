@@ -196,6 +196,11 @@ func (f *fetcher) run(ctx context.Context) {
 			attempt = 0
 			f.s.status.set(f.part, "")
 		}
+		if end := pr.HighWatermark; f.cfg.ReadCommitted && pr.LastStableOffset >= 0 {
+			f.s.setLogEnd(f.part, pr.LastStableOffset)
+		} else if end >= 0 {
+			f.s.setLogEnd(f.part, end)
+		}
 		if f.cfg.ReadCommitted {
 			f.addAborted(pr.AbortedTransactions)
 		}

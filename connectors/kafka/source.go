@@ -445,6 +445,7 @@ type Source struct {
 
 	mu      sync.Mutex
 	offsets map[int]int64 // next offset per partition, as emitted
+	logEnds map[int]int64 // per partition, the end of the readable log at the last fetch
 
 	skipped atomic.Int64
 	status  retryStatus // "waiting for Kafka" while fetches retry (fetch.go)
@@ -592,6 +593,31 @@ func (s *Source) Offsets() map[int]int64 {
 // Skipped returns the number of records this subtask skipped or sent to
 // the dead-letter topic.
 func (s *Source) Skipped() int64 { return s.skipped.Load() }
+
+// setLogEnd records where partition p's readable log ended at a fetch
+// (the last stable offset under read_committed, else the high watermark).
+func (s *Source) setLogEnd(p int, end int64) {
+	s.mu.Lock()
+	if s.logEnds == nil {
+		s.logEnds = map[int]int64{}
+	}
+	s.logEnds[p] = end
+	s.mu.Unlock()
+}
+
+// Lag implements exec.LagReporter: the records the subtask's partitions
+// held beyond what it emitted, as of each partition's last fetch.
+func (s *Source) Lag() (int64, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var lag int64
+	for p, end := range s.logEnds {
+		if o, ok := s.offsets[p]; ok && end > o {
+			lag += end - o
+		}
+	}
+	return lag, len(s.logEnds) > 0
+}
 
 func (s *Source) setOffset(p int, o int64) {
 	s.mu.Lock()

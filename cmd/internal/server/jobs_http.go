@@ -54,6 +54,9 @@ type vertexMetrics struct {
 	// Watermark is the vertex's event-time watermark (the least of its
 	// subtasks'), absent until every subtask has one.
 	Watermark *time.Time `json:"watermark,omitempty"`
+	// Lag is the records the vertex's sources have yet to read (Kafka:
+	// log end minus position, per partition), absent if they cannot say.
+	Lag *int64 `json:"lag,omitempty"`
 }
 
 type checkpointStats struct {
@@ -126,6 +129,9 @@ func vertices(spec *exec.JobSpec) []vertexMetrics {
 	for _, v := range spec.Vertices {
 		m := vertexMetrics{Name: v.Name, Parallelism: v.Parallelism,
 			RecordsIn: v.RecordsIn.Load(), RecordsOut: v.RecordsOut.Load()}
+		if lag, ok := v.Lag(); ok {
+			m.Lag = &lag
+		}
 		if wm, ok := v.Watermark(); ok && wm != exec.MaxWatermark {
 			t := time.UnixMilli(wm).UTC()
 			m.Watermark = &t

@@ -81,6 +81,7 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 	jobsByState := &family{name: "weir_jobs", help: "Jobs by state.", typ: "gauge"}
 	in := &family{name: "weir_job_records_in_total", help: "Records received by a vertex of a job's current run.", typ: "counter"}
 	out := &family{name: "weir_job_records_out_total", help: "Records emitted by a vertex of a job's current run.", typ: "counter"}
+	lagF := &family{name: "weir_job_source_lag_records", help: "Records a source vertex has yet to read (Kafka: log end minus position, summed over partitions).", typ: "gauge"}
 	wmF := &family{name: "weir_job_watermark_seconds", help: "Event-time watermark of a vertex (the least of its subtasks'), Unix seconds; absent until every subtask has one.", typ: "gauge"}
 	late := &family{name: "weir_job_late_rows_total", help: "Rows dropped or diverted as late by the job's window operators in its current run.", typ: "counter"}
 	problems := &family{name: "weir_job_subtasks_with_status", help: "Subtasks reporting a problem (e.g. waiting for Kafka).", typ: "gauge"}
@@ -101,6 +102,9 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 		for _, v := range d.Vertices {
 			in.add(float64(v.RecordsIn), "job", d.ID, "vertex", v.Name)
 			out.add(float64(v.RecordsOut), "job", d.ID, "vertex", v.Name)
+			if v.Lag != nil {
+				lagF.add(float64(*v.Lag), "job", d.ID, "vertex", v.Name)
+			}
 			if v.Watermark != nil {
 				wmF.add(float64(v.Watermark.UnixMilli())/1000, "job", d.ID, "vertex", v.Name)
 			}
@@ -138,7 +142,7 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 	}
 
 	var b bytes.Buffer
-	for _, f := range []*family{up, qRunning, qHeld, qTotal, jobsByState, in, out, wmF, late, problems,
+	for _, f := range []*family{up, qRunning, qHeld, qTotal, jobsByState, in, out, wmF, lagF, late, problems,
 		ckOK, ckFail, ckID, ckDur, ckBytes, ckSync, ckAsync, ckAlign, ckWhen} {
 		f.write(&b)
 	}
