@@ -201,6 +201,16 @@ func TestCopyOnWriteSnapshots(t *testing.T) {
 			return w
 		}
 	}
+	topn := func(cfg TopNConfig) func() CopyOnWriteSnapshotter {
+		return func() CopyOnWriteSnapshotter {
+			cfg.Width = 3
+			op, err := NewTopN(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return op
+		}
+	}
 	cases := []struct {
 		name    string
 		op      func() CopyOnWriteSnapshotter
@@ -210,6 +220,10 @@ func TestCopyOnWriteSnapshots(t *testing.T) {
 		{"hop", window(WindowSpec{Kind: WindowHop, TimeCol: 1, Size: 150, Slide: 50}), false},
 		{"cumulate", window(WindowSpec{Kind: WindowCumulate, TimeCol: 1, Size: 200, Step: 50}), false},
 		{"session", window(WindowSpec{Kind: WindowSession, TimeCol: 1, Gap: 30}), false},
+		{"topn", topn(TopNConfig{Partition: []int{0}, Order: []SortKey{{Col: 2, Desc: true}}, Lo: 1, Hi: 3, RankNumber: true}), false},
+		{"topn-updating", topn(TopNConfig{Partition: []int{0}, Order: []SortKey{{Col: 2}}, Lo: 2, Hi: 4, InputUpdating: true}), true},
+		{"topn-window", topn(TopNConfig{Mode: TopNWindow, Partition: []int{0, 1}, WindowEnd: 1, Order: []SortKey{{Col: 2}}, Lo: 1, Hi: 2}), false},
+		{"dedup-first", topn(TopNConfig{Mode: TopNKeepFirst, Partition: []int{0}, Order: []SortKey{{Col: 1}}, TimeCol: 1, Lo: 1, Hi: 1}), false},
 		{"group", func() CopyOnWriteSnapshotter {
 			g, err := NewGroupAgg(GroupAggConfig{Keys: []int{0}, InputUpdating: true,
 				Aggs: []AggCall{{Kind: AggCountStar, Arg: -1}, {Kind: AggSum, Arg: 2, ArgType: types.TBigInt}}})
