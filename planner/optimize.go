@@ -89,6 +89,11 @@ func rewrite(n Node) Node {
 		c := *t
 		c.Input = rewrite(t.Input)
 		return &c
+	case *Rank:
+		// a Filter above a Rank stays there: below, it would change the ranks
+		c := *t
+		c.Input = rewrite(t.Input)
+		return &c
 	}
 	return n
 }
@@ -235,6 +240,27 @@ func prune(n Node, need []bool) Node {
 	case *Sort:
 		c := *t
 		c.Input = prune(t.Input, nil)
+		return &c
+	case *Rank:
+		c := *t
+		nIn := len(t.Input.Schema().Cols)
+		if need != nil && !need[nIn] {
+			c.RankUnused = true
+		}
+		inNeed := make([]bool, nIn)
+		for i := range inNeed {
+			inNeed[i] = need == nil || need[i]
+		}
+		for _, k := range t.Partition {
+			inNeed[k] = true
+		}
+		for _, k := range t.Order {
+			inNeed[k.Col] = true
+		}
+		if t.Window {
+			inNeed[t.WindowEnd] = true
+		}
+		c.Input = prune(t.Input, inNeed)
 		return &c
 	case *Scan:
 		if need == nil || t.Cols != nil || t.Late != "" {

@@ -329,6 +329,9 @@ func (s *Session) planStatement(st *Statement, n ast.StmtNode, collect func(*typ
 		if err != nil {
 			return nil, err
 		}
+		if err := b.checkRanks(); err != nil {
+			return nil, err
+		}
 		if len(sc.cols) != len(t.Schema.Cols) {
 			return nil, st.Errorf(0, "INSERT INTO %s: the query produces %d column(s), the table has %d", name, len(sc.cols), len(t.Schema.Cols))
 		}
@@ -357,6 +360,9 @@ func (s *Session) planStatement(st *Statement, n ast.StmtNode, collect func(*typ
 	case *ast.SelectStmt, *ast.SetOprStmt:
 		node, _, err := b.query(q.(ast.ResultSetNode))
 		if err != nil {
+			return nil, err
+		}
+		if err := b.checkRanks(); err != nil {
 			return nil, err
 		}
 		node = planner.Optimize(node)
