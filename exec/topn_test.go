@@ -2,14 +2,19 @@ package exec
 
 import (
 	"cmp"
+	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/weirsql/weir/checkpoint"
 	"github.com/weirsql/weir/sql/types"
 )
 
@@ -685,4 +690,162 @@ func (s *rawState) Put(kg uint16, key, ns, value []byte) {
 
 func (s *rawState) Delete(kg uint16, key, ns []byte) {
 	panic("a first snapshot deletes nothing")
+}
+
+// ---- checkpoints: Top-N state through savepoints and restores ----
+
+// tnCkJob reads the checkpoint test's source ([k, ts, v]) into an
+// unbounded Top-3 per k by v (a changelog with rank numbers) and a
+// per-window Top-1 per (k, window_end = ts), each into its own sink.
+func tnCkJob(o ckJobOpts) *JobSpec {
+	spec := ckJob(o)
+	src := spec.Vertices[0]
+	topn := &Vertex{Name: "TopN#2", StateID: 2, Parallelism: o.par,
+		Inputs: []Edge{{From: 0, Kind: Hash, Keys: []int{0}}},
+		NewOperator: func(tc *TaskContext) (Operator, error) {
+			return NewTopN(TopNConfig{Width: 3, Partition: []int{0}, Order: []SortKey{{Col: 2, Desc: true}},
+				Lo: 1, Hi: 3, RankNumber: true, MaxKeyGroups: tc.MaxKeyGroups})
+		}}
+	win := &Vertex{Name: "WindowTopN#3", StateID: 3, Parallelism: o.par,
+		Inputs: []Edge{{From: 0, Kind: Hash, Keys: []int{0, 1}}},
+		NewOperator: func(tc *TaskContext) (Operator, error) {
+			return NewTopN(TopNConfig{Mode: TopNWindow, Width: 3, Partition: []int{0, 1}, WindowEnd: 1,
+				Order: []SortKey{{Col: 2, Desc: true}}, Lo: 1, Hi: 1, MaxKeyGroups: tc.MaxKeyGroups})
+		}}
+	sinkT := &Vertex{Name: "Sink#4", Parallelism: 2, Inputs: []Edge{{From: 1, Kind: Hash, Keys: []int{0}}},
+		NewSink: func(tc *TaskContext) (Sink, error) { return &ckSink{store: o.store, name: "topn"}, nil }}
+	sinkW := &Vertex{Name: "Sink#5", Parallelism: 1, Inputs: []Edge{{From: 2, Kind: Rebalance}},
+		NewSink: func(tc *TaskContext) (Sink, error) { return &ckSink{store: o.store, name: "wtopn"}, nil }}
+	spec.Vertices = []*Vertex{src, topn, win, sinkT, sinkW}
+	return spec
+}
+
+// tnCkResult is the committed output: the Top-N changelog applied (a
+// retraction of a missing row fails) and the window rows, both sorted.
+func tnCkResult(t *testing.T, s *ckStore) (table, windows []string) {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := tnMaterialize{}
+	m.apply(t, s.committed["topn"])
+	windows = slices.Clone(s.committed["wtopn"])
+	slices.Sort(windows)
+	return m.sorted(), windows
+}
+
+func TestTopNCheckpointRestore(t *testing.T) {
+	gold := newCkStore()
+	if err := Run(context.Background(), tnCkJob(ckJobOpts{par: 1, store: gold})); err != nil {
+		t.Fatal(err)
+	}
+	goldT, goldW := tnCkResult(t, gold)
+	// 11 keys × top 3; a window per distinct (k, ts)
+	if len(goldT) != 33 || len(goldW) < 500 {
+		t.Fatalf("golden run looks wrong: %d top rows, %d window rows", len(goldT), len(goldW))
+	}
+	check := func(t *testing.T, store *ckStore) {
+		t.Helper()
+		tbl, w := tnCkResult(t, store)
+		if !slices.Equal(tbl, goldT) {
+			t.Errorf("Top-N table differs from the golden run:\n got %v\nwant %v", tbl, goldT)
+		}
+		if !slices.Equal(w, goldW) {
+			t.Errorf("window Top-N rows differ from the golden run: got %d rows, want %d\n%s", len(w), len(goldW), diffRows(w, goldW))
+		}
+	}
+
+	t.Run("savepoint-at-2-restore-at-3", func(t *testing.T) {
+		st, err := checkpoint.NewDirStorage(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		store := newCkStore()
+		gate := make(chan struct{})
+		var reached sync.WaitGroup
+		reached.Add(2)
+		events := make(chan CheckpointEvent, 100)
+		cfg := ckConfig(t, st, time.Hour, events)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() {
+			done <- Run(ctx, tnCkJob(ckJobOpts{par: 2, store: store, gate: gate, reached: &reached, ck: cfg}))
+		}()
+		reached.Wait()
+		deadline := time.After(20 * time.Second)
+		for cfg.Control.Savepoint() != nil {
+			select {
+			case <-deadline:
+				t.Fatal("job never accepted a savepoint request")
+			case <-time.After(time.Millisecond):
+			}
+		}
+		var sp *CheckpointEvent
+		for sp == nil {
+			select {
+			case e := <-events:
+				if e.Kind == "completed" && e.Metadata.Kind == checkpoint.KindSavepoint {
+					sp = &e
+				} else if e.Kind == "aborted" {
+					t.Fatalf("savepoint aborted: %s", e.Reason)
+				}
+			case <-deadline:
+				t.Fatal("no savepoint")
+			}
+		}
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Fatalf("run 1: %v", err)
+		}
+		close(gate)
+		if len(store.committed["topn"]) == 0 {
+			t.Fatal("nothing committed before the savepoint: the restore proves nothing")
+		}
+		cp, err := st.Open(sp.Dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg2 := ckConfig(t, st, 50*time.Millisecond, nil)
+		cfg2.Restore = &cp
+		if err := Run(context.Background(), tnCkJob(ckJobOpts{par: 3, store: store, ck: cfg2})); err != nil {
+			t.Fatalf("run 2: %v", err)
+		}
+		check(t, store)
+	})
+
+	t.Run("killed-and-restored", func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(5, 7))
+		st, err := checkpoint.NewDirStorage(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		store := newCkStore()
+		restored := 0
+		for attempt := 0; ; attempt++ {
+			par := 1 + rng.IntN(3)
+			cfg := ckConfig(t, st, 15*time.Millisecond, nil)
+			if cp, _, err := st.Latest(); err == nil {
+				cfg.Restore = &cp
+				restored++
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			kill := time.Duration(20+rng.IntN(150)) * time.Millisecond
+			if attempt >= 6 {
+				kill = time.Hour // let it finish
+			}
+			timer := time.AfterFunc(kill, cancel)
+			err := Run(ctx, tnCkJob(ckJobOpts{par: par, store: store, pace: 200 * time.Microsecond, ck: cfg}))
+			timer.Stop()
+			cancel()
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("attempt %d (parallelism %d): %v", attempt, par, err)
+			}
+		}
+		if restored == 0 {
+			t.Fatal("no run restored from a checkpoint: the test proves nothing")
+		}
+		check(t, store)
+	})
 }
