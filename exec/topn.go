@@ -172,6 +172,10 @@ type TopN struct {
 	// TopNKeepFirst on event time: held first rows, earliest first
 	timers topnTimers
 
+	// stored rows that left the state: reusable (free), and released by
+	// the current batch (freeing; see release)
+	free, freeing []types.Row
+
 	out aggOut
 	ck  topnState // topn_state.go
 }
@@ -324,6 +328,7 @@ func (t *TopN) Process(_ int, b *types.Batch, out Emitter) error {
 				continue // never added (upstream state expired): ignore
 			}
 			t.touch(p)
+			t.release(p.rows[j].row)
 			p.rows = slices.Delete(p.rows, j, j+1)
 			continue
 		}
@@ -353,6 +358,7 @@ func (t *TopN) Process(_ int, b *types.Batch, out Emitter) error {
 	t.touched = t.touched[:0]
 	clear(t.old)
 	t.old = t.old[:0]
+	t.recycle()
 	return t.out.flush(out)
 }
 
@@ -483,6 +489,9 @@ func (t *TopN) emitRow(k types.RowKind, row types.Row, rank int64) {
 // checkpoints track changes, once a capture has written its deletion.
 func (t *TopN) kill(p *topnPart) {
 	t.change(p)
+	for _, e := range p.rows {
+		t.release(e.row)
+	}
 	p.rows = nil
 	p.dead = true
 	if !t.ck.track {
@@ -625,14 +634,66 @@ func (t *TopN) keepCount(p *topnPart) int {
 // can never come back).
 func (t *TopN) truncate(p *topnPart) {
 	n := t.keepCount(p)
+	for _, e := range p.rows[n:] {
+		t.release(e.row)
+	}
 	clear(p.rows[n:])
 	p.rows = p.rows[:n]
 }
 
 // insert stores a copy of row at pos.
 func (t *TopN) insert(p *topnPart, pos int, row types.Row) {
-	p.rows = slices.Insert(p.rows, pos, topnEntry{row: slices.Clone(row), seq: t.seq})
+	e := topnEntry{row: t.cloneRow(row), seq: t.seq}
 	t.seq++
+	switch n := len(p.rows); {
+	case !t.updating && t.fn == RankRowNumber && int64(n) >= t.hi:
+		// full: shift in place, the last row leaves
+		t.release(p.rows[n-1].row)
+		copy(p.rows[pos+1:], p.rows[pos:n-1])
+		p.rows[pos] = e
+	case p.rows == nil && !t.updating:
+		p.rows = make([]topnEntry, 1, min(t.hi, 16))
+		p.rows[0] = e
+	default:
+		p.rows = slices.Insert(p.rows, pos, e)
+	}
+}
+
+// cloneRow copies an input row (it lives in an arena that must not be
+// pinned), into a row the operator released earlier when there is one.
+func (t *TopN) cloneRow(row types.Row) types.Row {
+	if n := len(t.free); n > 0 {
+		r := t.free[n-1]
+		t.free = t.free[:n-1]
+		copy(r, row)
+		return r
+	}
+	return slices.Clone(row)
+}
+
+// release hands back a stored row that left the state. It may still be in
+// this batch's diff lists, so it is reused only from the next batch on
+// (recycle).
+func (t *TopN) release(r types.Row) {
+	if len(t.freeing) < maxFreeRows {
+		t.freeing = append(t.freeing, r)
+	}
+}
+
+// maxFreeRows bounds the rows kept for reuse.
+const maxFreeRows = 4096
+
+// recycle makes the rows released by a finished batch reusable.
+func (t *TopN) recycle() {
+	for _, r := range t.freeing {
+		if len(t.free) >= maxFreeRows {
+			break
+		}
+		clear(r)
+		t.free = append(t.free, r)
+	}
+	clear(t.freeing)
+	t.freeing = t.freeing[:0]
 }
 
 // find returns the index of the last entry equal to row, or -1.
@@ -691,6 +752,7 @@ func (t *TopN) processWindow(rows []types.Row) error {
 		t.insert(p, pos, row)
 		t.truncate(p)
 	}
+	t.recycle()
 	return nil
 }
 
@@ -741,6 +803,7 @@ func (t *TopN) OnWatermark(wm int64, out Emitter) error {
 			}
 			t.change(p)
 			t.emitRow(types.Insert, p.rows[0].row, 1)
+			t.release(p.rows[0].row)
 			p.rows, p.emitted = nil, true
 			if t.out.full() {
 				if err := t.out.flush(out); err != nil {
@@ -749,6 +812,7 @@ func (t *TopN) OnWatermark(wm int64, out Emitter) error {
 			}
 		}
 	}
+	t.recycle()
 	return t.out.flush(out)
 }
 
@@ -793,10 +857,14 @@ func (t *TopN) processFirst(rows []types.Row, out Emitter) error {
 			continue // not earlier than the held row
 		}
 		t.change(p)
-		p.rows = append(p.rows[:0], topnEntry{row: slices.Clone(row), seq: t.seq})
+		if len(p.rows) > 0 {
+			t.release(p.rows[0].row)
+		}
+		p.rows = append(p.rows[:0], topnEntry{row: t.cloneRow(row), seq: t.seq})
 		heap.Push(&t.timers, topnTimer{ts: ts, seq: t.seq, p: p})
 		t.seq++
 	}
+	t.recycle()
 	return t.out.flush(out)
 }
 
