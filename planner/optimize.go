@@ -15,7 +15,9 @@ import (
 //   - projection merging: Project over Project composes into one when no
 //     non-trivial expression would be computed twice;
 //   - projection pushdown: a Scan reads only the columns used above it,
-//     so connectors decode and generate less.
+//     so connectors decode and generate less; a Rank whose rank number
+//     nothing reads is marked RankUnused (no Filter moves below a Rank:
+//     it would change the ranks).
 func Optimize(n Node) Node {
 	n = rewrite(n)
 	n = prune(n, nil)

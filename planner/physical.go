@@ -777,8 +777,9 @@ func (c *collectSink) Write(b *types.Batch) error { return c.fn(b) }
 func (c *collectSink) Finish() error              { return c.fn(nil) }
 func (c *collectSink) Abort()                     {}
 
-// sortingCollector buffers a bounded result, sorts it, applies LIMIT/OFFSET
-// and hands it on at end of input.
+// sortingCollector buffers a bounded result (an updating one with its
+// changelog applied), sorts it, applies LIMIT/OFFSET and hands it on at
+// end of input.
 func sortingCollector(s *Sort, next func(*types.Batch) error, updating bool) (func(*types.Batch) error, []string) {
 	var rows []types.Row
 	var details []string

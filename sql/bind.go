@@ -311,6 +311,11 @@ func (b *binder) namedTable(tn *ast.TableName, alias string) (planner.Node, *sco
 		if err != nil {
 			return nil, nil, fmt.Errorf("view %s: %w", v.Name, err)
 		}
+		for _, r := range vb.ranks {
+			if r.view == "" {
+				r.view = v.Name
+			}
+		}
 		b.ranks = append(b.ranks, vb.ranks...)
 		sc = requalify(sc, alias)
 		if len(v.Cols) > 0 {

@@ -20,6 +20,7 @@ package sql
 // (binder.checkRanks): an unbounded ranking would keep every row.
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/pingcap/tidb/pkg/parser/ast"
@@ -37,6 +38,7 @@ type rankRef struct {
 	wf      *ast.WindowFuncExpr
 	st      *Statement // where wf is (a view's own statement)
 	name    string     // the function as written, for messages
+	view    string     // the view whose query holds it, if any
 	done    bool       // bounded by a WHERE
 }
 
@@ -298,11 +300,16 @@ func (c *colFinder) Leave(n ast.Node) (ast.Node, bool) { return n, true }
 // checkRanks fails on the first rank that no WHERE bounded.
 func (b *binder) checkRanks() error {
 	for _, r := range b.ranks {
-		if !r.done {
-			return r.st.Errorf(max(r.st.NodeOffset(r.wf), 0),
-				"%s OVER (...) is only supported for Top-N: an enclosing query must keep the first rows with WHERE %s <= N (or < N, = N, BETWEEN ... AND ...)",
-				r.name, r.colName)
+		if r.done {
+			continue
 		}
+		err := r.st.Errorf(max(r.st.NodeOffset(r.wf), 0),
+			"%s OVER (...) is only supported for Top-N: an enclosing query must keep the first rows with WHERE %s <= N (or < N, = N, BETWEEN ... AND ...)",
+			r.name, r.colName)
+		if r.view != "" {
+			return fmt.Errorf("view %s: %w", r.view, err)
+		}
+		return err
 	}
 	return nil
 }

@@ -354,7 +354,8 @@ func (s *Session) planStatement(st *Statement, n ast.StmtNode, collect func(*typ
 		node = planner.Optimize(node)
 		plan, err := planner.Build(node, planner.Sink{Table: connectorTable(t)}, s.options(), lookup)
 		if err != nil {
-			return nil, st.Errorf(0, "%v", err)
+			// at the table: most planning errors are about what it can take
+			return nil, st.Errorf(max(st.LocateOffset(name, 0), 0), "%v", err)
 		}
 		return plan, nil
 	case *ast.SelectStmt, *ast.SetOprStmt:
