@@ -21,6 +21,7 @@ package sql
 
 import (
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/pingcap/tidb/pkg/parser/ast"
@@ -87,6 +88,9 @@ func (b *binder) bindRank(wf *ast.WindowFuncExpr, name string, node planner.Node
 		preSch.Cols = append(preSch.Cols, c)
 	}
 	place := func(n ast.ExprNode, what string) (int, error) {
+		if _, ok := n.(*ast.PositionExpr); ok {
+			return 0, b.errf(wf, "%s OVER (...): %sBY a position is not supported; name the column", fname, strings.ToUpper(what))
+		}
 		e, err := b.expr(n, in, ag)
 		if err != nil {
 			return 0, err
@@ -267,12 +271,18 @@ func (b *binder) rankBound(n ast.ExprNode, in *scope) (lo, hi int64, ok bool) {
 		case opcode.LE:
 			return 1, max(k, 0), true
 		case opcode.LT:
-			return 1, max(k-1, 0), true
+			if k <= 0 {
+				return 1, 0, true
+			}
+			return 1, k - 1, true
 		case opcode.EQ:
 			return k, max(k, 0), true
 		case opcode.GE:
 			return k, -1, true
 		case opcode.GT:
+			if k == math.MaxInt64 {
+				return k, 0, true // nothing is greater
+			}
 			return k + 1, -1, true
 		}
 	}
