@@ -146,6 +146,7 @@ type ckSource struct {
 	streams []int
 	pos     []int64
 	gate    chan struct{} // if set, closed to release the second half
+	gateAt  int64         // where the gate holds a stream (0: halfway)
 	reached *sync.WaitGroup
 	pace    time.Duration
 	late    bool
@@ -189,6 +190,16 @@ func (s *ckSource) Resume(pos map[string]int64) error {
 }
 
 func (s *ckSource) Run(ctx context.Context, out SourceOutput) error {
+	// record restored positions at once, as the connectors do: a stream
+	// that had ended emits nothing more, and must keep its position in the
+	// next checkpoint (without this a restore from that checkpoint starts
+	// the stream again)
+	for i, p := range s.pos {
+		SetPosition(out, i, p)
+		if p >= ckPerStream {
+			out.SplitDone(i)
+		}
+	}
 	gated := false
 	for {
 		progress := false
@@ -197,7 +208,11 @@ func (s *ckSource) Run(ctx context.Context, out SourceOutput) error {
 			if p >= ckPerStream {
 				continue
 			}
-			if s.gate != nil && p >= ckPerStream/2 {
+			gateAt := s.gateAt
+			if gateAt == 0 {
+				gateAt = ckPerStream / 2
+			}
+			if s.gate != nil && p >= gateAt {
 				continue
 			}
 			progress = true
@@ -244,6 +259,7 @@ type ckJobOpts struct {
 	par     int
 	store   *ckStore
 	gate    chan struct{}
+	gateAt  int64
 	reached *sync.WaitGroup
 	pace    time.Duration
 	ck      *CheckpointConfig
@@ -254,7 +270,7 @@ type ckJobOpts struct {
 func ckJob(o ckJobOpts) *JobSpec {
 	src := &Vertex{Name: "Source#1", Parallelism: o.par, Source: SourceConfig{RowtimeCol: 1, Delay: 0},
 		NewSource: func(tc *TaskContext) (Source, error) {
-			s := &ckSource{gate: o.gate, reached: o.reached, pace: o.pace, late: o.late}
+			s := &ckSource{gate: o.gate, gateAt: o.gateAt, reached: o.reached, pace: o.pace, late: o.late}
 			for j := range ckStreams {
 				if j%tc.Parallelism == tc.Subtask {
 					s.streams = append(s.streams, j)

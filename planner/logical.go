@@ -72,6 +72,62 @@ type Union struct {
 	Inputs []Node
 }
 
+// Rank is ROW_NUMBER(), RANK() or DENSE_RANK() OVER (PARTITION BY ...
+// ORDER BY ...) kept to the rank numbers Lo..Hi: Top-N and deduplication.
+// Output: the input columns, then the rank number (BIGINT). RankPlan says
+// which operator runs it.
+type Rank struct {
+	Input     Node
+	Func      exec.RankFunc
+	Partition []int
+	Order     []exec.SortKey
+	Lo, Hi    int64 // 1 <= Lo <= Hi
+	// RankUnused: nothing above reads the rank number (set by pruning).
+	// The column is then NULL, and a row whose rank changes but stays in
+	// Lo..Hi is not an update.
+	RankUnused bool
+	// Window: PARTITION BY holds window_start and window_end of an
+	// event-time windowed input; WindowEnd is window_end's input column.
+	Window    bool
+	WindowEnd int
+	// OrderTime says whether the only ORDER BY key is a time attribute.
+	OrderTime TimeAttr
+	Sch       types.Schema
+}
+
+// TimeAttr is the kind of time a column carries.
+type TimeAttr uint8
+
+const (
+	NoTime    TimeAttr = iota
+	EventTime          // the column a WATERMARK is declared on
+	ProcTime           // PROCTIME()
+)
+
+// RankPlan is how a Rank runs over an input that is (or is not) a
+// changelog: the operator's mode and name, and whether equal rows rank the
+// later first.
+//
+//	Window over an append-only input          WindowTopN, append-only
+//	ROW_NUMBER, rank 1, ORDER BY time ASC     Deduplicate keep=first, append-only
+//	  over an append-only input
+//	ROW_NUMBER, rank 1, ORDER BY time DESC    Deduplicate keep=last, updating
+//	anything else                             TopN, updating
+func RankPlan(r *Rank, inputUpdating bool) (mode exec.TopNMode, op string, newerFirst bool) {
+	if r.Window && !inputUpdating {
+		return exec.TopNWindow, "WindowTopN", false
+	}
+	if r.Func == exec.RankRowNumber && r.Lo == 1 && r.Hi == 1 && len(r.Order) == 1 && r.OrderTime != NoTime {
+		if r.Order[0].Desc {
+			return exec.TopNUnbounded, "Deduplicate", true
+		}
+		if !inputUpdating {
+			return exec.TopNKeepFirst, "Deduplicate", false
+		}
+	}
+	return exec.TopNUnbounded, "TopN", false
+}
+
 // Sort orders a bounded result and optionally limits it. It is only valid as
 // the top of a query whose output is collected by the client.
 type Sort struct {
@@ -95,6 +151,7 @@ func (n *WindowAgg) Schema() *types.Schema { return &n.Sch }
 func (n *Aggregate) Schema() *types.Schema { return &n.Sch }
 func (n *Union) Schema() *types.Schema     { return n.Inputs[0].Schema() }
 func (n *Sort) Schema() *types.Schema      { return n.Input.Schema() }
+func (n *Rank) Schema() *types.Schema      { return &n.Sch }
 
 func (n *Scan) Children() []Node      { return nil }
 func (n *Values) Children() []Node    { return nil }
@@ -104,6 +161,7 @@ func (n *WindowAgg) Children() []Node { return []Node{n.Input} }
 func (n *Aggregate) Children() []Node { return []Node{n.Input} }
 func (n *Union) Children() []Node     { return n.Inputs }
 func (n *Sort) Children() []Node      { return []Node{n.Input} }
+func (n *Rank) Children() []Node      { return []Node{n.Input} }
 
 func (*Scan) node()      {}
 func (*Values) node()    {}
@@ -113,6 +171,7 @@ func (*WindowAgg) node() {}
 func (*Aggregate) node() {}
 func (*Union) node()     {}
 func (*Sort) node()      {}
+func (*Rank) node()      {}
 
 // Updating reports whether n's output is a changelog (contains -U/+U/-D).
 func Updating(n Node) bool {
@@ -123,6 +182,9 @@ func Updating(n Node) bool {
 		return false
 	case *WindowAgg:
 		return false
+	case *Rank:
+		mode, _, _ := RankPlan(t, Updating(t.Input))
+		return mode == exec.TopNUnbounded
 	case *Union:
 		for _, c := range t.Inputs {
 			if Updating(c) {

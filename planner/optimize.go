@@ -15,7 +15,9 @@ import (
 //   - projection merging: Project over Project composes into one when no
 //     non-trivial expression would be computed twice;
 //   - projection pushdown: a Scan reads only the columns used above it,
-//     so connectors decode and generate less.
+//     so connectors decode and generate less; a Rank whose rank number
+//     nothing reads is marked RankUnused (no Filter moves below a Rank:
+//     it would change the ranks).
 func Optimize(n Node) Node {
 	n = rewrite(n)
 	n = prune(n, nil)
@@ -86,6 +88,11 @@ func rewrite(n Node) Node {
 		}
 		return &Union{Inputs: ins}
 	case *Sort:
+		c := *t
+		c.Input = rewrite(t.Input)
+		return &c
+	case *Rank:
+		// a Filter above a Rank stays there: below, it would change the ranks
 		c := *t
 		c.Input = rewrite(t.Input)
 		return &c
@@ -235,6 +242,27 @@ func prune(n Node, need []bool) Node {
 	case *Sort:
 		c := *t
 		c.Input = prune(t.Input, nil)
+		return &c
+	case *Rank:
+		c := *t
+		nIn := len(t.Input.Schema().Cols)
+		if need != nil && !need[nIn] {
+			c.RankUnused = true
+		}
+		inNeed := make([]bool, nIn)
+		for i := range inNeed {
+			inNeed[i] = need == nil || need[i]
+		}
+		for _, k := range t.Partition {
+			inNeed[k] = true
+		}
+		for _, k := range t.Order {
+			inNeed[k.Col] = true
+		}
+		if t.Window {
+			inNeed[t.WindowEnd] = true
+		}
+		c.Input = prune(t.Input, inNeed)
 		return &c
 	case *Scan:
 		if need == nil || t.Cols != nil || t.Late != "" {

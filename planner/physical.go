@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -25,7 +26,7 @@ type Options struct {
 // PNode is one operator of the physical DAG.
 type PNode struct {
 	ID          int
-	Op          string // Source, Calc, WindowAggregate, GroupAggregate, Union, Values, Sink, Collect
+	Op          string // Source, Calc, WindowAggregate, GroupAggregate, TopN, WindowTopN, Deduplicate, Union, Values, Sink, Collect
 	Parallelism int
 	Inputs      []PEdge
 	Changelog   bool   // output carries -U/+U/-D rows
@@ -50,6 +51,11 @@ type PEdge struct {
 	Keys     []int
 	KeyNames []string
 	Input    int
+	// Spread: a hash on every column, chosen only so that a changelog
+	// crossing a change of parallelism keeps each row's retraction behind
+	// its insertion (not part of the plan's meaning: the fingerprint
+	// leaves it out, as it does forward and rebalance edges).
+	Spread bool
 }
 
 // Plan is a physical DAG in topological order; the last node is the sink.
@@ -114,7 +120,7 @@ func Build(root Node, sink Sink, opts Options, lookup func(string) (*connectors.
 		collect := sink.Collect
 		details := []string{}
 		if sortNode != nil {
-			collect, details = sortingCollector(sortNode, collect)
+			collect, details = sortingCollector(sortNode, collect, updating)
 		}
 		n := b.add(&PNode{Op: "Collect", Parallelism: 1, Changelog: updating, Schema: in.Schema, Details: details})
 		n.Inputs = []PEdge{b.edgeTo(in, n, nil)}
@@ -131,21 +137,33 @@ func (b *builder) add(n *PNode) *PNode {
 }
 
 // edgeTo picks the edge from in to n: hash on keys when given; forward when
-// parallelism matches; rebalance otherwise.
+// parallelism matches; for a changelog into several subtasks, a hash on
+// every column (rebalancing would let a row's retraction overtake its
+// insertion on another subtask); rebalance otherwise.
 func (b *builder) edgeTo(in, n *PNode, keys []int) PEdge {
 	e := PEdge{From: in}
 	switch {
 	case keys != nil:
 		e.Kind, e.Keys = exec.Hash, keys
-		for _, k := range keys {
-			e.KeyNames = append(e.KeyNames, in.Schema.Cols[k].Name)
-		}
 	case in.Parallelism == n.Parallelism:
 		e.Kind = exec.Forward
+	case in.Changelog && n.Parallelism > 1:
+		e.Kind, e.Keys, e.Spread = exec.Hash, seqInts(len(in.Schema.Cols)), true
 	default:
 		e.Kind = exec.Rebalance
 	}
+	for _, k := range e.Keys {
+		e.KeyNames = append(e.KeyNames, in.Schema.Cols[k].Name)
+	}
 	return e
+}
+
+func seqInts(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
 }
 
 func (b *builder) addTableSink(in *PNode, t *connectors.Table, updating bool, output int) error {
@@ -329,10 +347,94 @@ func (b *builder) build(n Node) (*PNode, error) {
 		}
 		p.operator = func(*exec.TaskContext) (exec.Operator, error) { return &exec.Calc{}, nil }
 		return p, nil
+	case *Rank:
+		return b.buildRank(t)
 	case *Sort:
-		return nil, fmt.Errorf("ORDER BY is only supported at the top of a query whose rows go to the client (Top-N arrives later)")
+		return nil, fmt.Errorf("ORDER BY is only supported at the top of a query whose rows go to the client; for a streaming Top-N filter ROW_NUMBER() OVER (PARTITION BY ... ORDER BY ...) in an enclosing query")
 	}
 	return nil, fmt.Errorf("planner: unhandled node %T", n)
+}
+
+// buildRank plans a Top-N, per-window Top-N or deduplication (RankPlan).
+func (b *builder) buildRank(t *Rank) (*PNode, error) {
+	in, err := b.build(t.Input)
+	if err != nil {
+		return nil, err
+	}
+	mode, op, newerFirst := RankPlan(t, in.Changelog)
+	par := b.opts.Parallelism
+	if len(t.Partition) == 0 {
+		par = 1
+	}
+	p := b.add(&PNode{Op: op, Parallelism: par, Schema: &t.Sch, Changelog: mode == exec.TopNUnbounded})
+	if len(t.Partition) > 0 {
+		p.Details = append(p.Details, "partition=["+colNames(in.Schema, t.Partition)+"]")
+	}
+	order := make([]string, len(t.Order))
+	for i, k := range t.Order {
+		order[i] = in.Schema.Cols[k.Col].Name
+		if k.Desc {
+			order[i] += " DESC"
+		}
+	}
+	p.Details = append(p.Details, "order=["+strings.Join(order, ", ")+"]")
+	rng := fmt.Sprintf("%s <= %d", t.Func, t.Hi)
+	if t.Lo > 1 {
+		rng = fmt.Sprintf("%d <= %s <= %d", t.Lo, t.Func, t.Hi)
+	}
+	p.Details = append(p.Details, "rank="+rng)
+	if t.RankUnused {
+		p.Details = append(p.Details, "rank number=unused")
+	} else {
+		p.Details = append(p.Details, "rank number="+t.Sch.Cols[len(t.Sch.Cols)-1].Name)
+	}
+	timeCol := -1
+	switch mode {
+	case exec.TopNWindow:
+		p.Details = append(p.Details, "window_end="+in.Schema.Cols[t.WindowEnd].Name)
+		p.State = "top rows per partition of each open window; dropped when the window fires"
+	case exec.TopNKeepFirst:
+		if t.OrderTime == EventTime {
+			timeCol = t.Order[0].Col
+			p.Details = append(p.Details, "keep=first", "time=event (a row goes out when the watermark passes it)")
+			p.State = "the first row per key, held until the watermark passes it; then a flag (no TTL yet)"
+		} else {
+			p.Details = append(p.Details, "keep=first", "time=processing")
+			p.State = "a flag per key (no TTL yet)"
+		}
+	default:
+		if op == "Deduplicate" {
+			p.Details = append(p.Details, "keep=last")
+		}
+		if in.Changelog {
+			p.Details = append(p.Details, "input=changelog")
+			p.State = "every row per partition (kept until TTL; no TTL yet)"
+		} else {
+			p.State = "the top rows per partition (kept until TTL; no TTL yet)"
+		}
+	}
+	keys := t.Partition
+	if keys == nil {
+		keys = []int{}
+	}
+	p.Inputs = []PEdge{b.edgeTo(in, p, keys)}
+	var late *atomic.Int64
+	if mode == exec.TopNWindow || timeCol >= 0 {
+		late = new(atomic.Int64)
+		b.plan.lateCounters = append(b.plan.lateCounters, lateCounter{op: p.label(), dest: "dropped", n: late})
+	}
+	cfg := exec.TopNConfig{Mode: mode, Func: t.Func, Width: len(in.Schema.Cols), Partition: t.Partition,
+		Order: t.Order, Lo: t.Lo, Hi: t.Hi, RankNumber: !t.RankUnused, InputUpdating: in.Changelog,
+		NewerFirst: newerFirst, WindowEnd: t.WindowEnd, TimeCol: timeCol}
+	p.operator = func(tc *exec.TaskContext) (exec.Operator, error) {
+		c := cfg
+		c.MaxKeyGroups = tc.MaxKeyGroups
+		if late != nil {
+			c.Late = func(types.Row) error { late.Add(1); return nil }
+		}
+		return exec.NewTopN(c)
+	}
+	return p, nil
 }
 
 func lateTableOf(n Node) string {
@@ -555,7 +657,7 @@ func (p *Plan) Fingerprint() string {
 		}
 		for _, e := range n.Inputs {
 			fmt.Fprintf(h, "  <- %s output=%d input=%d", e.From.label(), e.Output, e.Input)
-			if e.Kind == exec.Hash {
+			if e.Kind == exec.Hash && !e.Spread {
 				fmt.Fprintf(h, " hash%q", e.KeyNames)
 			}
 			fmt.Fprintln(h)
@@ -675,9 +777,10 @@ func (c *collectSink) Write(b *types.Batch) error { return c.fn(b) }
 func (c *collectSink) Finish() error              { return c.fn(nil) }
 func (c *collectSink) Abort()                     {}
 
-// sortingCollector buffers a bounded result, sorts it, applies LIMIT/OFFSET
-// and hands it on at end of input.
-func sortingCollector(s *Sort, next func(*types.Batch) error) (func(*types.Batch) error, []string) {
+// sortingCollector buffers a bounded result (an updating one with its
+// changelog applied), sorts it, applies LIMIT/OFFSET and hands it on at
+// end of input.
+func sortingCollector(s *Sort, next func(*types.Batch) error, updating bool) (func(*types.Batch) error, []string) {
 	var rows []types.Row
 	var details []string
 	if len(s.Keys) > 0 {
@@ -697,15 +800,39 @@ func sortingCollector(s *Sort, next func(*types.Batch) error) (func(*types.Batch
 	if s.Offset > 0 {
 		details = append(details, fmt.Sprintf("offset=%d", s.Offset))
 	}
+	// an updating result is materialized first: a retraction removes the
+	// latest equal row
+	at := map[string][]int{}
+	var kb strings.Builder
+	key := func(r types.Row) string {
+		kb.Reset()
+		for _, v := range r {
+			fmt.Fprintf(&kb, "%d:%d:%d:%d:%s|", v.Kind, v.Scale, v.I, len(v.S), v.S)
+		}
+		return kb.String()
+	}
 	return func(b *types.Batch) error {
 		if b != nil {
 			for i, r := range b.Rows {
-				if b.Kind(i) != types.Insert {
-					return fmt.Errorf("ORDER BY over an updating result is not supported")
+				if !updating {
+					rows = append(rows, r)
+					continue
 				}
+				k := key(r)
+				if b.Kind(i).IsRetract() {
+					if idx := at[k]; len(idx) > 0 {
+						rows[idx[len(idx)-1]] = nil
+						at[k] = idx[:len(idx)-1]
+					}
+					continue
+				}
+				at[k] = append(at[k], len(rows))
 				rows = append(rows, r)
 			}
 			return nil
+		}
+		if updating {
+			rows = slices.DeleteFunc(rows, func(r types.Row) bool { return r == nil })
 		}
 		sort.SliceStable(rows, func(i, j int) bool {
 			for _, k := range s.Keys {

@@ -31,6 +31,15 @@ type scope struct {
 	// watermarked: a watermark is declared somewhere below, so windows must
 	// be on the event-time column (or PROCTIME) to be judged correctly.
 	watermarked bool
+	// winStart1 and winEnd1 are 1 + the indexes of window_start and
+	// window_end of an event-time windowed input (a window aggregation's
+	// result, or an ungrouped TUMBLE table function), carried through
+	// projections; 0 if none. A Top-N partitioned by both is per window.
+	winStart1, winEnd1 int
+	// rank is a Top-N whose bounds an enclosing WHERE must set, and
+	// rankCol1 1 + the index of its rank number column (bind_rank.go)
+	rank     *rankRef
+	rankCol1 int
 }
 
 type tvfInfo struct {
@@ -39,6 +48,9 @@ type tvfInfo struct {
 	endCol    int
 	proctime  bool
 	partition []int
+	// clockOK: the window is on the event-time column, or no watermark is
+	// declared (windows then fire at end of input)
+	clockOK bool
 }
 
 func (s *scope) schema() types.Schema {
@@ -54,6 +66,9 @@ type binder struct {
 	s    *Session
 	st   *Statement
 	ctes []map[string]*ast.CommonTableExpression
+	// ranks are the window functions bound so far; checkRanks fails on
+	// one that no WHERE bounded
+	ranks []*rankRef
 }
 
 func (b *binder) errf(node ast.Node, format string, args ...any) error {
@@ -250,7 +265,8 @@ func (b *binder) tableRef(r ast.ResultSetNode) (planner.Node, *scope, error) {
 }
 
 func requalify(sc *scope, alias string) *scope {
-	out := &scope{cols: make([]scopeCol, len(sc.cols)), tvf: sc.tvf, proctime: sc.proctime, rowtime1: sc.rowtime1, watermarked: sc.watermarked}
+	out := &scope{cols: make([]scopeCol, len(sc.cols)), tvf: sc.tvf, proctime: sc.proctime, rowtime1: sc.rowtime1, watermarked: sc.watermarked,
+		winStart1: sc.winStart1, winEnd1: sc.winEnd1, rank: sc.rank, rankCol1: sc.rankCol1}
 	for i, c := range sc.cols {
 		c.qual = alias
 		out.cols[i] = c
@@ -295,6 +311,12 @@ func (b *binder) namedTable(tn *ast.TableName, alias string) (planner.Node, *sco
 		if err != nil {
 			return nil, nil, fmt.Errorf("view %s: %w", v.Name, err)
 		}
+		for _, r := range vb.ranks {
+			if r.view == "" {
+				r.view = v.Name
+			}
+		}
+		b.ranks = append(b.ranks, vb.ranks...)
 		sc = requalify(sc, alias)
 		if len(v.Cols) > 0 {
 			for j := range sc.cols {
@@ -377,7 +399,7 @@ func (b *binder) windowTVF(w *WindowTVF, alias string) (planner.Node, *scope, er
 		return nil, nil, b.errAtName(w.Func, "%v", err)
 	}
 	spec.TimeCol = tc
-	info := &tvfInfo{spec: spec, proctime: tc == sc.proctime}
+	info := &tvfInfo{spec: spec, proctime: tc == sc.proctime, clockOK: tc != sc.proctime && (!sc.watermarked || tc == sc.rowtime1-1)}
 	for _, p := range w.PartitionBy {
 		i := sc.index("", p)
 		if i < 0 {
@@ -388,6 +410,9 @@ func (b *binder) windowTVF(w *WindowTVF, alias string) (planner.Node, *scope, er
 	out := &scope{cols: append([]scopeCol(nil), sc.cols...), proctime: sc.proctime, tvf: info, rowtime1: sc.rowtime1, watermarked: sc.watermarked}
 	info.startCol = len(out.cols)
 	info.endCol = len(out.cols) + 1
+	if spec.Kind == exec.WindowTumble && info.clockOK {
+		out.winStart1, out.winEnd1 = info.startCol+1, info.endCol+1
+	}
 	out.cols = append(out.cols, scopeCol{qual: alias, name: "window_start", typ: types.TTimestamp},
 		scopeCol{qual: alias, name: "window_end", typ: types.TTimestamp})
 	// Rows of a TVF not grouped by window: only TUMBLE maps a row to exactly

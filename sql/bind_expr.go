@@ -296,7 +296,10 @@ func (b *binder) expr(n ast.ExprNode, sc *scope, ag *aggState) (expr.Expr, error
 	case *ast.AggregateFuncExpr:
 		return nil, b.errf(t, "aggregate function %s is not allowed here", strings.ToUpper(t.F))
 	case *ast.WindowFuncExpr:
-		return nil, b.errf(t, "OVER windows (%s) are not supported yet", strings.ToUpper(t.Name))
+		if _, ok := rankFuncs[strings.ToLower(t.Name)]; ok {
+			return nil, b.errf(t, "%s() OVER (...) must be an item of its own in a SELECT list (for Top-N, filter it in an enclosing query: WHERE rn <= N)", strings.ToUpper(t.Name))
+		}
+		return nil, b.errf(t, "%s(...) OVER (...) is not supported: OVER windows are only supported for Top-N, ROW_NUMBER(), RANK() or DENSE_RANK() OVER (PARTITION BY ... ORDER BY ...) filtered by an enclosing query", strings.ToUpper(t.Name))
 	case *ast.SubqueryExpr, *ast.ExistsSubqueryExpr, *ast.CompareSubqueryExpr:
 		return nil, b.errf(n, "subqueries in expressions are not supported")
 	case *ast.DefaultExpr, *ast.VariableExpr, *ast.ValuesExpr, *ast.RowExpr:

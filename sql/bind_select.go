@@ -44,6 +44,9 @@ type aggState struct {
 	window   *exec.WindowSpec
 	winCall  string // restored text of the window call, for matching *_START args
 	proctime bool
+	// winClock: the window is on event time (its bounds can drive a
+	// per-window Top-N)
+	winClock bool
 	aggs     []exec.AggCall
 	aggArgs  []expr.Expr // argument expression of each agg (nil for COUNT(*))
 	aggText  []string
@@ -78,11 +81,28 @@ func (b *binder) selectStmt(sel *ast.SelectStmt) (planner.Node, *scope, error) {
 		if hasAggregate(sel.Where) {
 			return nil, nil, b.errf(sel.Where, "aggregate functions are not allowed in WHERE (use HAVING)")
 		}
-		pred, err := b.boolExpr(sel.Where, in, nil, "WHERE")
-		if err != nil {
-			return nil, nil, err
+		conds := []ast.ExprNode{sel.Where}
+		if in.rank != nil && !in.rank.done {
+			// a Top-N below: its bounds come out of this WHERE
+			if conds, err = b.boundRank(sel.Where, in); err != nil {
+				return nil, nil, err
+			}
 		}
-		node = &planner.Filter{Input: node, Pred: pred}
+		var preds []expr.Expr
+		for _, c := range conds {
+			pred, err := b.boolExpr(c, in, nil, "WHERE")
+			if err != nil {
+				return nil, nil, err
+			}
+			preds = append(preds, pred)
+		}
+		switch len(preds) {
+		case 0:
+		case 1:
+			node = &planner.Filter{Input: node, Pred: preds[0]}
+		default:
+			node = &planner.Filter{Input: node, Pred: &expr.And{Args: preds}}
+		}
 	}
 	grouped := sel.GroupBy != nil || sel.Having != nil
 	for _, f := range sel.Fields.Fields {
@@ -99,9 +119,44 @@ func (b *binder) selectStmt(sel *ast.SelectStmt) (planner.Node, *scope, error) {
 	} else if in.tvf != nil && in.tvf.spec.Kind != exec.WindowTumble && usesWindowCols(sel, in) {
 		return nil, nil, b.errf(nil, "%s window table function: window_start/window_end are only available when the query groups by them (only TUMBLE assigns each row to one window)", in.tvf.spec.Kind)
 	}
+	wfAt, err := b.windowFuncField(sel)
+	if err != nil {
+		return nil, nil, err
+	}
+	// A pending Top-N below passes its mark on through plain projections;
+	// window bounds pass through projections, or come out of this
+	// SELECT's event-time window.
+	passRank := in.rank != nil && !in.rank.done && ag == nil && !sel.Distinct && sel.OrderBy == nil && sel.Limit == nil
+	winStart, winEnd := in.winStart1-1, in.winEnd1-1
+	if ag != nil {
+		winStart, winEnd = -1, -1
+		if ag.window != nil && ag.winClock {
+			winStart, winEnd = ag.startCol(), ag.startCol()+1
+		}
+	}
+	// track notes where input column j went: output column len(out.cols)-1
+	out := &scope{proctime: -1, watermarked: in.watermarked}
+	track := func(j int) {
+		at := len(out.cols) // 1-based index of the column just added
+		switch {
+		case ag == nil && j == in.proctime:
+			out.proctime = at - 1
+		case ag == nil && j == in.rowtime1-1:
+			out.rowtime1 = at
+		}
+		if passRank && j == in.rankCol1-1 && out.rank == nil {
+			out.rank, out.rankCol1 = in.rank, at
+		}
+		if j >= 0 && j == winStart && out.winStart1 == 0 {
+			out.winStart1 = at
+		}
+		if j >= 0 && j == winEnd && out.winEnd1 == 0 {
+			out.winEnd1 = at
+		}
+	}
 	// SELECT list
 	var exprs []expr.Expr
-	out := &scope{proctime: -1, watermarked: in.watermarked}
+	wfExpr := -1 // index in exprs of the window function's column
 	for i, f := range sel.Fields.Fields {
 		if f.WildCard != nil {
 			if ag != nil {
@@ -115,12 +170,7 @@ func (b *binder) selectStmt(sel *ast.SelectStmt) (planner.Node, *scope, error) {
 				}
 				exprs = append(exprs, in.colExpr(j))
 				out.cols = append(out.cols, scopeCol{name: c.name, typ: c.typ})
-				if j == in.proctime {
-					out.proctime = len(out.cols) - 1
-				}
-				if j == in.rowtime1-1 {
-					out.rowtime1 = len(out.cols)
-				}
+				track(j)
 				n++
 			}
 			if n == 0 && q != "" {
@@ -128,25 +178,30 @@ func (b *binder) selectStmt(sel *ast.SelectStmt) (planner.Node, *scope, error) {
 			}
 			continue
 		}
-		e, err := b.expr(f.Expr, in, ag)
-		if err != nil {
-			return nil, nil, err
-		}
 		name := f.AsName.O
 		if name == "" {
 			name = defaultName(f, i)
 		}
-		if c, ok := e.(*expr.Column); ok && ag == nil && c.Index == in.proctime {
-			out.proctime = len(out.cols)
+		if i == wfAt {
+			// its column comes from the Rank, built below
+			wfExpr = len(exprs)
+			exprs = append(exprs, nil)
+			out.cols = append(out.cols, scopeCol{name: name, typ: types.TBigInt})
+			continue
 		}
-		if c, ok := e.(*expr.Column); ok && ag == nil && c.Index == in.rowtime1-1 {
-			out.rowtime1 = len(out.cols) + 1 // the event-time column, passed through
+		e, err := b.expr(f.Expr, in, ag)
+		if err != nil {
+			return nil, nil, err
+		}
+		e = expr.Fold(e)
+		exprs = append(exprs, e)
+		out.cols = append(out.cols, scopeCol{name: name, typ: e.Type()})
+		if c, ok := e.(*expr.Column); ok {
+			track(c.Index)
 		}
 		if fc, ok := f.Expr.(*ast.FuncCallExpr); ok && ag != nil && ag.window != nil && windowAuxFuncs[fc.FnName.L][1] == "rowtime" {
-			out.rowtime1 = len(out.cols) + 1 // *_ROWTIME is the window result's event time
+			out.rowtime1 = len(out.cols) // *_ROWTIME is the window result's event time
 		}
-		exprs = append(exprs, expr.Fold(e))
-		out.cols = append(out.cols, scopeCol{name: name, typ: e.Type()})
 	}
 	if ag != nil && sel.Having != nil {
 		pred, err := b.boolExpr(sel.Having.Expr, in, ag, "HAVING")
@@ -154,6 +209,21 @@ func (b *binder) selectStmt(sel *ast.SelectStmt) (planner.Node, *scope, error) {
 			return nil, nil, err
 		}
 		node = &planner.Filter{Input: node, Pred: pred}
+	}
+	if wfAt >= 0 {
+		wf := sel.Fields.Fields[wfAt].Expr.(*ast.WindowFuncExpr)
+		name := out.cols[wfExpr].name
+		r, err := b.bindRank(wf, name, node, in, ag)
+		if err != nil {
+			return nil, nil, err
+		}
+		node = r
+		exprs[wfExpr] = &expr.Column{Index: len(r.Sch.Cols) - 1, Name: name, Typ: types.TBigInt}
+		ref := &rankRef{colName: name, node: r, wf: wf, st: b.st, name: strings.ToUpper(wf.Name) + "()"}
+		b.ranks = append(b.ranks, ref)
+		if !sel.Distinct && sel.OrderBy == nil && sel.Limit == nil {
+			out.rank, out.rankCol1 = ref, wfExpr+1
+		}
 	}
 	// ORDER BY may name output aliases or input expressions; bind against
 	// the output (aliases) first.
@@ -269,6 +339,7 @@ func (b *binder) groupBy(sel *ast.SelectStmt, input planner.Node, in *scope) (pl
 				}
 				ag.window = &spec
 				ag.proctime = proctime
+				ag.winClock = !proctime
 				ag.winCall = restore(fc)
 				continue
 			}
@@ -318,6 +389,7 @@ func (b *binder) groupBy(sel *ast.SelectStmt, input planner.Node, in *scope) (pl
 		spec := in.tvf.spec
 		ag.window = &spec
 		ag.proctime = in.tvf.proctime
+		ag.winClock = in.tvf.clockOK
 	}
 	// collect aggregate calls from SELECT and HAVING
 	var collectErr error

@@ -335,6 +335,9 @@ func (s *Session) planStatement(st *Statement, n ast.StmtNode, collect func(*typ
 		if err != nil {
 			return nil, err
 		}
+		if err := b.checkRanks(); err != nil {
+			return nil, err
+		}
 		if len(sc.cols) != len(t.Schema.Cols) {
 			return nil, st.Errorf(0, "INSERT INTO %s: the query produces %d column(s), the table has %d", name, len(sc.cols), len(t.Schema.Cols))
 		}
@@ -357,12 +360,16 @@ func (s *Session) planStatement(st *Statement, n ast.StmtNode, collect func(*typ
 		node = planner.Optimize(node)
 		plan, err := planner.Build(node, planner.Sink{Table: connectorTable(t)}, s.options(), lookup)
 		if err != nil {
-			return nil, st.Errorf(0, "%v", err)
+			// at the table: most planning errors are about what it can take
+			return nil, st.Errorf(max(st.LocateOffset(name, 0), 0), "%v", err)
 		}
 		return plan, nil
 	case *ast.SelectStmt, *ast.SetOprStmt:
 		node, _, err := b.query(q.(ast.ResultSetNode))
 		if err != nil {
+			return nil, err
+		}
+		if err := b.checkRanks(); err != nil {
 			return nil, err
 		}
 		node = planner.Optimize(node)
