@@ -16,7 +16,7 @@
 // of their end.
 //
 // A row whose window has already closed (end - 1 ≤ watermark) is late:
-// counted (LateRows) and dropped. A row with a NULL key (not NullSafe) or
+// counted (LateRows), handed to Late if set, and otherwise dropped. A row with a NULL key (not NullSafe) or
 // a NULL window end matches nothing: on a preserved side it is emitted
 // padded at once.
 package exec
@@ -39,13 +39,17 @@ type WindowJoinConfig struct {
 	Residual              expr.Expr
 	// LeftEnd and RightEnd are the window_end columns (TIMESTAMP).
 	LeftEnd, RightEnd int
-	MaxKeyGroups      int
+	// Late is called with each late row and its input (it may keep the
+	// row); nil drops late rows. They are counted either way.
+	Late         func(input int, row types.Row) error
+	MaxKeyGroups int
 }
 
 // WindowJoin is the window join operator. See the file comment.
 type WindowJoin struct {
 	joinShape
 	endCol   [2]int
+	late     func(int, types.Row) error
 	wm       int64
 	lateRows atomic.Int64
 
@@ -94,6 +98,7 @@ func NewWindowJoin(cfg WindowJoinConfig) (*WindowJoin, error) {
 	return &WindowJoin{
 		joinShape: sh,
 		endCol:    [2]int{cfg.LeftEnd, cfg.RightEnd},
+		late:      cfg.Late,
 		wm:        MinWatermark,
 		wins:      make(map[int64]*wjWindow),
 		nextID:    1,
@@ -136,6 +141,11 @@ func (j *WindowJoin) add(s int, row types.Row) error {
 	}
 	if ev.I-1 <= j.wm {
 		j.lateRows.Add(1)
+		if j.late != nil {
+			if err := j.late(s, row); err != nil {
+				return fmt.Errorf("window join: late-row handler: %w", err)
+			}
+		}
 		return nil
 	}
 	j.store(s, row, ev.I, j.nextID, j.keyGroup(s, row), string(j.key(s, row)))

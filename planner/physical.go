@@ -20,12 +20,15 @@ import (
 type Options struct {
 	Parallelism  int // default operator parallelism (SET parallelism = n)
 	MaxKeyGroups int
+	// StateTTL, when positive, expires the rows a regular join keeps
+	// this long after they were last written ('table.exec.state.ttl').
+	StateTTL time.Duration
 }
 
 // PNode is one operator of the physical DAG.
 type PNode struct {
 	ID          int
-	Op          string // Source, Calc, WindowAggregate, GroupAggregate, Union, Values, Sink, Collect
+	Op          string // Source, Calc, WindowAggregate, GroupAggregate, Join, IntervalJoin, WindowJoin, LookupJoin, Union, Values, Sink, Collect
 	Parallelism int
 	Inputs      []PEdge
 	Changelog   bool   // output carries -U/+U/-D rows
@@ -329,6 +332,8 @@ func (b *builder) build(n Node) (*PNode, error) {
 		}
 		p.operator = func(*exec.TaskContext) (exec.Operator, error) { return &exec.Calc{}, nil }
 		return p, nil
+	case *Join:
+		return b.buildJoin(t)
 	case *Sort:
 		return nil, fmt.Errorf("ORDER BY is only supported at the top of a query whose rows go to the client (Top-N arrives later)")
 	}
@@ -363,7 +368,9 @@ func lateProjection(in *types.Schema, lt *connectors.Table) ([]expr.Expr, error)
 	return out, nil
 }
 
-func (b *builder) buildScan(t *Scan) (*PNode, error) {
+// scanSource is the table a scan reads (narrowed to its columns) and its
+// connector's source factory.
+func scanSource(t *Scan) (*connectors.Table, connectors.SourceFactory, error) {
 	tbl := t.Table
 	if t.Cols != nil {
 		// projection pushdown: the connector sees only the columns read
@@ -380,9 +387,17 @@ func (b *builder) buildScan(t *Scan) (*PNode, error) {
 	}
 	c, err := connectors.Lookup(tbl.Options["connector"])
 	if err != nil {
-		return nil, fmt.Errorf("table %s: %w", tbl.Name, err)
+		return nil, nil, fmt.Errorf("table %s: %w", tbl.Name, err)
 	}
 	f, err := c.NewSource(tbl)
+	if err != nil {
+		return nil, nil, err
+	}
+	return tbl, f, nil
+}
+
+func (b *builder) buildScan(t *Scan) (*PNode, error) {
+	tbl, f, err := scanSource(t)
 	if err != nil {
 		return nil, err
 	}

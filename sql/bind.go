@@ -31,6 +31,15 @@ type scope struct {
 	// watermarked: a watermark is declared somewhere below, so windows must
 	// be on the event-time column (or PROCTIME) to be judged correctly.
 	watermarked bool
+	// winEnd1 is 1 + the index of a window_end column whose rows arrive
+	// before the watermark passes it (a window aggregate's, a TUMBLE table
+	// function's), carried through projections; 0 if none. A join of two
+	// such inputs on window_end is a window join.
+	winEnd1 int
+	// joined: the rows come out of a join, which keeps no event time.
+	joined bool
+	// lookup is set on the scope of a FOR SYSTEM_TIME AS OF table.
+	lookup *LookupRef
 }
 
 type tvfInfo struct {
@@ -227,7 +236,7 @@ func (b *binder) tableRef(r ast.ResultSetNode) (planner.Node, *scope, error) {
 	switch t := r.(type) {
 	case *ast.Join:
 		if t.Right != nil {
-			return nil, nil, b.errf(nil, "joins are not supported yet")
+			return b.join(t)
 		}
 		return b.tableRef(t.Left)
 	case *ast.TableSource:
@@ -250,7 +259,8 @@ func (b *binder) tableRef(r ast.ResultSetNode) (planner.Node, *scope, error) {
 }
 
 func requalify(sc *scope, alias string) *scope {
-	out := &scope{cols: make([]scopeCol, len(sc.cols)), tvf: sc.tvf, proctime: sc.proctime, rowtime1: sc.rowtime1, watermarked: sc.watermarked}
+	out := &scope{cols: make([]scopeCol, len(sc.cols)), tvf: sc.tvf, proctime: sc.proctime, rowtime1: sc.rowtime1,
+		watermarked: sc.watermarked, winEnd1: sc.winEnd1, joined: sc.joined}
 	for i, c := range sc.cols {
 		c.qual = alias
 		out.cols[i] = c
@@ -265,6 +275,28 @@ func (b *binder) namedTable(tn *ast.TableName, alias string) (planner.Node, *sco
 	}
 	if strings.HasPrefix(tn.Name.L, "__weir_tvf_") {
 		return b.windowTVF(b.st.WindowTVF(name), alias)
+	}
+	if strings.HasPrefix(tn.Name.L, "__weir_lookup_") {
+		ref := b.st.Lookup(name)
+		if ref == nil {
+			return nil, nil, b.errf(nil, "internal error: unknown lookup table %s", name)
+		}
+		if alias == name {
+			alias = ref.Table
+		}
+		t, ok := b.s.cat.Table(ref.Table)
+		if !ok {
+			if _, isView := b.s.cat.View(ref.Table); isView {
+				return nil, nil, b.st.Errorf(ref.Offset, "FOR SYSTEM_TIME AS OF: %s is a view; a lookup join reads a table", ref.Table)
+			}
+			return nil, nil, b.st.Errorf(ref.Offset, "table %s does not exist", ref.Table)
+		}
+		node, sc, err := b.scan(t, alias)
+		if err != nil {
+			return nil, nil, err
+		}
+		sc.lookup = ref
+		return node, sc, nil
 	}
 	for i := len(b.ctes) - 1; i >= 0; i-- {
 		if cte, ok := b.ctes[i][tn.Name.L]; ok {
@@ -388,6 +420,9 @@ func (b *binder) windowTVF(w *WindowTVF, alias string) (planner.Node, *scope, er
 	out := &scope{cols: append([]scopeCol(nil), sc.cols...), proctime: sc.proctime, tvf: info, rowtime1: sc.rowtime1, watermarked: sc.watermarked}
 	info.startCol = len(out.cols)
 	info.endCol = len(out.cols) + 1
+	if spec.Kind == exec.WindowTumble {
+		out.winEnd1 = info.endCol + 1 // each row is in exactly one window
+	}
 	out.cols = append(out.cols, scopeCol{qual: alias, name: "window_start", typ: types.TTimestamp},
 		scopeCol{qual: alias, name: "window_end", typ: types.TTimestamp})
 	// Rows of a TVF not grouped by window: only TUMBLE maps a row to exactly

@@ -101,7 +101,7 @@ func (b *binder) selectStmt(sel *ast.SelectStmt) (planner.Node, *scope, error) {
 	}
 	// SELECT list
 	var exprs []expr.Expr
-	out := &scope{proctime: -1, watermarked: in.watermarked}
+	out := &scope{proctime: -1, watermarked: in.watermarked, joined: in.joined}
 	for i, f := range sel.Fields.Fields {
 		if f.WildCard != nil {
 			if ag != nil {
@@ -120,6 +120,9 @@ func (b *binder) selectStmt(sel *ast.SelectStmt) (planner.Node, *scope, error) {
 				}
 				if j == in.rowtime1-1 {
 					out.rowtime1 = len(out.cols)
+				}
+				if j == in.winEnd1-1 {
+					out.winEnd1 = len(out.cols)
 				}
 				n++
 			}
@@ -141,6 +144,10 @@ func (b *binder) selectStmt(sel *ast.SelectStmt) (planner.Node, *scope, error) {
 		}
 		if c, ok := e.(*expr.Column); ok && ag == nil && c.Index == in.rowtime1-1 {
 			out.rowtime1 = len(out.cols) + 1 // the event-time column, passed through
+		}
+		if c, ok := e.(*expr.Column); ok && (ag == nil && c.Index == in.winEnd1-1 ||
+			ag != nil && ag.window != nil && c.Index == ag.startCol()+1) {
+			out.winEnd1 = len(out.cols) + 1 // a window_end, passed through or of this window
 		}
 		if fc, ok := f.Expr.(*ast.FuncCallExpr); ok && ag != nil && ag.window != nil && windowAuxFuncs[fc.FnName.L][1] == "rowtime" {
 			out.rowtime1 = len(out.cols) + 1 // *_ROWTIME is the window result's event time
@@ -410,6 +417,9 @@ func (b *binder) groupWindow(fc *ast.FuncCallExpr, in *scope) (exec.WindowSpec, 
 	col, ok := ts.(*expr.Column)
 	if !ok || col.Typ.Kind != types.Timestamp {
 		return spec, false, b.errf(fc.Args[0], "%s: the first argument must be a TIMESTAMP(3) column (event time with a WATERMARK, or PROCTIME())", strings.ToUpper(fc.FnName.O))
+	}
+	if in.joined && in.watermarked && col.Index != in.proctime && col.Index != in.rowtime1-1 {
+		return spec, false, b.errf(fc.Args[0], "%s(%s, ...): windows over the result of a join are not supported, as a join keeps no event time; window each input before joining them (a window join)", strings.ToUpper(fc.FnName.O), col.Name)
 	}
 	if in.watermarked && col.Index != in.proctime && col.Index != in.rowtime1-1 {
 		// The watermark follows another column: rows would be judged late
