@@ -136,6 +136,7 @@ type ckSource struct {
 	gate    chan struct{} // if set, closed to release the second half
 	reached *sync.WaitGroup
 	pace    time.Duration
+	row     func(stream int, i int64) types.Row // nil: ckRow
 }
 
 func ckRow(stream int, i int64) types.Row {
@@ -180,8 +181,12 @@ func (s *ckSource) Run(ctx context.Context, out SourceOutput) error {
 			progress = true
 			n := min(int64(7), ckPerStream-p)
 			b := &types.Batch{}
+			row := s.row
+			if row == nil {
+				row = ckRow
+			}
 			for k := int64(0); k < n; k++ {
-				b.Rows = append(b.Rows, ckRow(j, p+k))
+				b.Rows = append(b.Rows, row(j, p+k))
 			}
 			s.pos[i] = p + n
 			if err := EmitAt(out, i, b, p+n); err != nil {
