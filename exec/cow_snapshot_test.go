@@ -5,6 +5,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/weirsql/weir/sql/types"
@@ -55,6 +56,7 @@ func (l *stateLog) applyTo(t *testing.T, m map[string]string) {
 }
 
 type cowStep struct {
+	input     int          // the batch's input
 	batch     *types.Batch // or
 	wm        int64        // a watermark when batch is nil and wm != 0
 	capture   bool
@@ -70,7 +72,7 @@ func runCOWScript(t *testing.T, newOp func() CopyOnWriteSnapshotter, steps []cow
 	feed := func(op CopyOnWriteSnapshotter, s cowStep) {
 		switch {
 		case s.batch != nil:
-			if err := op.(Operator).Process(0, s.batch, discard{}); err != nil {
+			if err := op.(Operator).Process(s.input, cloneBatch(s.batch), discard{}); err != nil {
 				t.Fatal(err)
 			}
 		case s.wm != 0:
@@ -151,6 +153,55 @@ func runCOWScript(t *testing.T, newOp func() CopyOnWriteSnapshotter, steps []cow
 	return captures
 }
 
+// cloneBatch copies a batch's slices (operators own and may keep them;
+// the script is fed twice).
+func cloneBatch(b *types.Batch) *types.Batch {
+	c := &types.Batch{Rows: slices.Clone(b.Rows)}
+	if b.Kinds != nil {
+		c.Kinds = slices.Clone(b.Kinds)
+	}
+	return c
+}
+
+// joinCOWScript is cowScript for two inputs: each batch goes to one input,
+// and a retraction goes to the input its row came from.
+func joinCOWScript(r *rand.Rand, n int, retract bool) []cowStep {
+	var steps []cowStep
+	ts := int64(1000)
+	wm := int64(0)
+	var live [2][]types.Row
+	for range n {
+		switch p := r.IntN(100); {
+		case p < 55:
+			in := r.IntN(2)
+			b := &types.Batch{}
+			for range 1 + r.IntN(8) {
+				if retract && len(live[in]) > 0 && r.IntN(4) == 0 {
+					j := r.IntN(len(live[in]))
+					b.Append(live[in][j], types.Delete)
+					live[in] = slices.Delete(live[in], j, j+1)
+					continue
+				}
+				ts += int64(r.IntN(30)) - 8
+				row := types.Row{types.BigIntValue(int64(r.IntN(8))), types.TimestampValue(ts), types.BigIntValue(int64(r.IntN(4)))}
+				b.Append(row, types.Insert)
+				live[in] = append(live[in], row)
+			}
+			steps = append(steps, cowStep{input: in, batch: b})
+		case p < 65:
+			if w := ts - 60; w > wm {
+				wm = w
+				steps = append(steps, cowStep{wm: wm})
+			}
+		case p < 75:
+			steps = append(steps, cowStep{capture: true})
+		default:
+			steps = append(steps, cowStep{continue_: 1 + r.IntN(6)})
+		}
+	}
+	return steps
+}
+
 // cowScript builds a random script: batches of rows (key, ts, value[,
 // retraction]) with timestamps that mostly advance, watermarks that trail
 // them, captures and slices of writing.
@@ -219,12 +270,53 @@ func TestCopyOnWriteSnapshots(t *testing.T) {
 			return g
 		}, true},
 	}
+	for _, kind := range []JoinKind{JoinInner, JoinLeft, JoinFull} {
+		cases = append(cases, struct {
+			name    string
+			op      func() CopyOnWriteSnapshotter
+			retract bool
+		}{"join/" + kind.String(), func() CopyOnWriteSnapshotter {
+			j, err := NewJoin(JoinConfig{Kind: kind, LeftKeys: []int{0}, RightKeys: []int{0}, LeftWidth: 3, RightWidth: 3,
+				LeftUpdating: true, RightUpdating: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return j
+		}, true}, struct {
+			name    string
+			op      func() CopyOnWriteSnapshotter
+			retract bool
+		}{"interval/" + kind.String(), func() CopyOnWriteSnapshotter {
+			j, err := NewIntervalJoin(IntervalJoinConfig{Kind: kind, LeftKeys: []int{0}, RightKeys: []int{0}, LeftWidth: 3, RightWidth: 3,
+				LeftTime: 1, RightTime: 1, Lower: -40, Upper: 20})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return j
+		}, false}, struct {
+			name    string
+			op      func() CopyOnWriteSnapshotter
+			retract bool
+		}{"window/" + kind.String(), func() CopyOnWriteSnapshotter {
+			// column 1 serves as the window end
+			j, err := NewWindowJoin(WindowJoinConfig{Kind: kind, LeftKeys: []int{0, 1}, RightKeys: []int{0, 1}, LeftWidth: 3, RightWidth: 3,
+				LeftEnd: 1, RightEnd: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return j
+		}, false})
+	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			total := 0
 			for seed := range uint64(30) {
 				r := rand.New(rand.NewPCG(seed, 7))
-				total += runCOWScript(t, c.op, cowScript(r, 120, c.retract))
+				script := cowScript(r, 120, c.retract)
+				if strings.Contains(c.name, "/") {
+					script = joinCOWScript(r, 120, c.retract)
+				}
+				total += runCOWScript(t, c.op, script)
 			}
 			if total < 100 {
 				t.Fatalf("only %d captures checked", total)

@@ -68,7 +68,7 @@ type IntervalJoin struct {
 	expiry  []*ijRec // min-heap by (expire, id)
 	nextID  uint64
 
-	ck ijState
+	ck joinCOW // join_state.go
 }
 
 var (
@@ -77,18 +77,14 @@ var (
 )
 
 type ijEntry struct {
-	key  string
-	kg   uint16
+	joinKeyRef
 	recs [2][]*ijRec
 }
 
 type ijRec struct {
-	row     types.Row
+	recBase
 	expire  int64 // dropped once the watermark reaches it
-	id      uint64
-	side    uint8
 	matched bool
-	st      uint8 // recPersisted, recDirty, recDead
 	ent     *ijEntry
 }
 
@@ -192,10 +188,7 @@ func (j *IntervalJoin) processRow(s int, row types.Row) error {
 			}
 		}
 	}
-	expire := ts + j.upper
-	if s == 1 {
-		expire = ts - j.lower
-	}
+	expire := j.expireAt(s, ts)
 	if expire <= j.wm {
 		// every row it could match has arrived already
 		if j.kind.Preserves(s) && !matched {
@@ -204,15 +197,24 @@ func (j *IntervalJoin) processRow(s int, row types.Row) error {
 		return nil
 	}
 	if e == nil {
-		e = &ijEntry{key: string(key), kg: j.keyGroup(s, row)}
+		e = &ijEntry{joinKeyRef: joinKeyRef{key: string(key), kg: j.keyGroup(s, row)}}
 		j.entries[e.key] = e
 	}
-	rec := &ijRec{row: row, expire: expire, id: j.nextID, side: uint8(s), matched: matched, ent: e}
+	rec := &ijRec{recBase: recBase{row: row, id: j.nextID, side: uint8(s), ref: &e.joinKeyRef}, expire: expire, matched: matched, ent: e}
 	j.nextID++
 	e.recs[s] = append(e.recs[s], rec)
 	j.pushExpiry(rec)
 	j.markDirty(rec)
 	return nil
+}
+
+// expireAt is the watermark at which a row of side s with time ts is
+// dropped (see the file comment).
+func (j *IntervalJoin) expireAt(s int, ts int64) int64 {
+	if s == 0 {
+		return ts + j.upper
+	}
+	return ts - j.lower
 }
 
 func ijLess(a, b *ijRec) bool {

@@ -257,7 +257,7 @@ type Join struct {
 	retractMisses atomic.Int64
 	expired       atomic.Int64
 
-	ck joinState // join_state.go
+	ck joinCOW // join_state.go
 }
 
 var (
@@ -267,29 +267,19 @@ var (
 
 // joinEntry holds the stored rows of one key, per side.
 type joinEntry struct {
-	key  string
-	kg   uint16
+	joinKeyRef
 	recs [2][]*joinRec
 }
 
-// joinRec is one stored row with its multiplicity.
+// joinRec is one stored row (recBase: the row, its id and side) with its
+// multiplicity.
 type joinRec struct {
-	row     types.Row
+	recBase
 	count   int64
 	assoc   int64 // preserved side: matching rows on the other side
 	written int64 // processing time of the last write (TTL)
-	id      uint64
-	side    uint8
-	st      uint8 // recPersisted, recDirty, recDead
 	ent     *joinEntry
 }
-
-// Record state bits (join_state.go).
-const (
-	recPersisted = 1
-	recDirty     = 2
-	recDead      = 4
-)
 
 type joinTTLItem struct {
 	rec *joinRec
@@ -438,7 +428,7 @@ func (j *Join) processRow(s int, row types.Row, kind types.RowKind, now int64) e
 		return nil
 	}
 	if e == nil {
-		e = &joinEntry{key: string(key), kg: j.keyGroup(s, row)}
+		e = &joinEntry{joinKeyRef: joinKeyRef{key: string(key), kg: j.keyGroup(s, row)}}
 		j.entries[e.key] = e
 	}
 	if j.updating[s] {
@@ -450,7 +440,7 @@ func (j *Join) processRow(s int, row types.Row, kind types.RowKind, now int64) e
 			return nil
 		}
 	}
-	rec = &joinRec{row: row, count: 1, assoc: matches, id: j.nextID, side: uint8(s), ent: e}
+	rec = &joinRec{recBase: recBase{row: row, id: j.nextID, side: uint8(s), ref: &e.joinKeyRef}, count: 1, assoc: matches, ent: e}
 	j.nextID++
 	e.recs[s] = append(e.recs[s], rec)
 	j.markDirty(rec)

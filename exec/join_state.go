@@ -1,6 +1,7 @@
 package exec
 
-// Checkpointed state of the join operators (Snapshotter, Restorer).
+// Checkpointed state of the join operators (CopyOnWriteSnapshotter,
+// Restorer).
 //
 // Every stored row is one entry:
 //
@@ -15,12 +16,18 @@ package exec
 // disjoint key groups, hence disjoint keys) cannot collide; after a restore
 // new ids start above the largest restored one.
 //
-// Snapshots are incremental: a record changed since the previous snapshot
-// is on a dirty list (once), a removed record that had been written leaves
-// a deletion. SnapshotState writes both in the synchronous phase, so its
-// cost grows with the rows changed since the last checkpoint, not with the
-// state. The window and interval joins use the same entries; their
-// records live as long as the watermark allows.
+// Snapshots are copy-on-write, as in GroupAgg and WindowAgg (one helper,
+// joinCOW, serves the three joins): every record carries two marks that
+// swap roles at each capture. The current mark says "changed since the
+// last capture" and puts the record on the dirty list; CaptureState makes
+// the dirty list the captured list and swaps the marks, so it costs
+// nothing that grows with the changes; a captured record is written when
+// the runtime calls ContinueSnapshot between batches or, if it is about to
+// change or to be dropped first, right before that, so the capture holds
+// every record as it was at the barrier. A dropped record stays on the
+// lists, marked dead, until a capture has written its deletion (only if it
+// had been written before). The window and interval joins drop records as
+// the watermark passes; the watermark itself is not part of the state.
 
 import (
 	"cmp"
@@ -33,37 +40,136 @@ import (
 
 const joinStateFormat = 1
 
-type joinDelete struct {
-	kg  uint16
+// joinKeyRef is the key a record is stored under.
+type joinKeyRef struct {
 	key string
-	ns  [9]byte
+	kg  uint16
 }
 
-// joinStateLog tracks what changed since the last snapshot.
-type joinStateLog struct {
-	track   bool
-	deletes []joinDelete
-	vbuf    []byte
+// Record state bits.
+const (
+	recPersisted = 1 // written by a capture and not deleted since
+	recDead      = 2 // dropped from the operator's state
+	recMarkA     = 4 // the two dirty marks, see joinCOW
+	recMarkB     = 8
+)
+
+// recBase is what every join record has for checkpointing.
+type recBase struct {
+	row  types.Row
+	id   uint64
+	side uint8
+	st   uint8
+	ref  *joinKeyRef
 }
 
-func joinNS(side uint8, id uint64) [9]byte {
+// stateRec is a join record: its base and its entry's value.
+type stateRec interface {
+	base() *recBase
+	value(dst []byte) []byte
+}
+
+func (r *recBase) ns() [9]byte {
 	var ns [9]byte
-	ns[0] = side
-	binary.BigEndian.PutUint64(ns[1:], id)
+	ns[0] = r.side
+	binary.BigEndian.PutUint64(ns[1:], r.id)
 	return ns
 }
 
-func (l *joinStateLog) forget(kg uint16, key string, side uint8, id uint64) {
-	l.deletes = append(l.deletes, joinDelete{kg: kg, key: key, ns: joinNS(side, id)})
+// joinCOW is the copy-on-write snapshot bookkeeping of one join operator.
+type joinCOW struct {
+	track     bool
+	cur, capt uint8
+	dirty     []stateRec
+	// the capture in progress: out is nil when there is none
+	out      StateWriter
+	captured []stateRec
+	next     int
+	vbuf     []byte
 }
 
-func (l *joinStateLog) writeDeletes(w StateWriter) {
-	for i := range l.deletes {
-		d := &l.deletes[i]
-		w.Delete(d.kg, stringBytes(d.key), d.ns[:])
+func (c *joinCOW) start() {
+	if !c.track {
+		c.track = true
+		c.cur, c.capt = recMarkA, recMarkB
 	}
-	clear(l.deletes)
-	l.deletes = l.deletes[:0]
+}
+
+// changing is called before r is created, changes or is dropped.
+func (c *joinCOW) changing(r stateRec) {
+	if !c.track {
+		return
+	}
+	b := r.base()
+	if b.st&c.cur != 0 {
+		return
+	}
+	if b.st&c.capt != 0 {
+		c.write(r) // copy on write
+	}
+	b.st |= c.cur
+	c.dirty = append(c.dirty, r)
+}
+
+// drop marks r dropped from the state (after changing).
+func (c *joinCOW) drop(r stateRec) {
+	c.changing(r)
+	r.base().st |= recDead
+}
+
+// write writes a captured record: its value, or its deletion when dead.
+func (c *joinCOW) write(r stateRec) {
+	b := r.base()
+	b.st &^= c.capt
+	ns := b.ns()
+	switch {
+	case b.st&recDead == 0:
+		c.vbuf = r.value(c.vbuf[:0])
+		c.out.Put(b.ref.kg, stringBytes(b.ref.key), ns[:], c.vbuf)
+		b.st |= recPersisted
+	case b.st&recPersisted != 0:
+		c.out.Delete(b.ref.kg, stringBytes(b.ref.key), ns[:])
+		b.st &^= recPersisted
+	}
+}
+
+// capture starts a capture into out; each calls fn for every live record
+// (used only by the first capture of an operator that was not tracking).
+func (c *joinCOW) capture(out StateWriter, each func(fn func(stateRec))) {
+	if c.out != nil {
+		c.cont(0)
+	}
+	if !c.track {
+		c.start()
+		each(c.changing) // everything held so far is new
+	}
+	c.out = out
+	c.captured, c.dirty = c.dirty, c.captured[:0]
+	c.next = 0
+	c.cur, c.capt = c.capt, c.cur
+}
+
+// cont writes up to budget captured records (all when budget <= 0).
+func (c *joinCOW) cont(budget int) bool {
+	if c.out == nil {
+		return true
+	}
+	if budget <= 0 {
+		budget = len(c.captured)
+	}
+	for ; c.next < len(c.captured) && budget > 0; c.next++ {
+		if r := c.captured[c.next]; r.base().st&c.capt != 0 {
+			c.write(r)
+			budget--
+		}
+	}
+	if c.next < len(c.captured) {
+		return false
+	}
+	clear(c.captured)
+	c.captured = c.captured[:0]
+	c.out = nil
+	return true
 }
 
 func appendJoinRecord(dst []byte, count, assoc, written int64, row types.Row) []byte {
@@ -117,66 +223,51 @@ func decodeJoinRecord(what string, ns, value []byte) (joinRecord, error) {
 
 // ---- Join ----
 
-type joinState struct {
-	joinStateLog
-	dirty []*joinRec
-}
-
 var (
-	_ Snapshotter = (*Join)(nil)
-	_ Restorer    = (*Join)(nil)
+	_ CopyOnWriteSnapshotter = (*Join)(nil)
+	_ Restorer               = (*Join)(nil)
 )
 
-// markDirty is called when rec is created or is about to change.
-func (j *Join) markDirty(rec *joinRec) {
-	if !j.ck.track || rec.st&recDirty != 0 {
-		return
-	}
-	rec.st |= recDirty
-	j.ck.dirty = append(j.ck.dirty, rec)
+func (r *joinRec) base() *recBase { return &r.recBase }
+func (r *joinRec) value(dst []byte) []byte {
+	return appendJoinRecord(dst, r.count, r.assoc, r.written, r.row)
 }
 
-// forget is called when rec leaves the state.
-func (j *Join) forget(rec *joinRec) {
-	rec.st |= recDead
-	if rec.st&recPersisted != 0 {
-		j.ck.forget(rec.ent.kg, rec.ent.key, rec.side, rec.id)
-		rec.st &^= recPersisted
+func (j *Join) markDirty(rec *joinRec) { j.ck.changing(rec) }
+func (j *Join) forget(rec *joinRec)    { j.ck.drop(rec) }
+
+// TrackChanges implements CopyOnWriteSnapshotter.
+func (j *Join) TrackChanges() { j.ck.start() }
+
+// SnapshotState implements Snapshotter: a capture written out at once.
+func (j *Join) SnapshotState(id uint64, w StateWriter) error {
+	if err := j.CaptureState(id, w); err != nil {
+		return err
 	}
+	_, err := j.ContinueSnapshot(0)
+	return err
 }
 
-// SnapshotState implements Snapshotter.
-func (j *Join) SnapshotState(_ uint64, w StateWriter) error {
-	ck := &j.ck
-	if !ck.track {
-		ck.track = true
+// CaptureState implements CopyOnWriteSnapshotter.
+func (j *Join) CaptureState(_ uint64, w StateWriter) error {
+	j.ck.capture(w, func(fn func(stateRec)) {
 		for _, e := range j.entries {
 			for _, list := range e.recs {
 				for _, r := range list {
-					j.markDirty(r)
+					fn(r)
 				}
 			}
 		}
-	}
-	ck.writeDeletes(w)
-	for i, r := range ck.dirty {
-		ck.dirty[i] = nil
-		r.st &^= recDirty
-		if r.st&recDead != 0 {
-			continue
-		}
-		ns := joinNS(r.side, r.id)
-		ck.vbuf = appendJoinRecord(ck.vbuf[:0], r.count, r.assoc, r.written, r.row)
-		w.Put(r.ent.kg, stringBytes(r.ent.key), ns[:], ck.vbuf)
-		r.st |= recPersisted
-	}
-	ck.dirty = ck.dirty[:0]
+	})
 	return nil
 }
 
+// ContinueSnapshot implements CopyOnWriteSnapshotter.
+func (j *Join) ContinueSnapshot(budget int) (bool, error) { return j.ck.cont(budget), nil }
+
 // RestoreState implements Restorer.
 func (j *Join) RestoreState(scan func(fn func(kg uint16, key, ns, value []byte) error) error) error {
-	j.ck.track = true
+	j.ck.start()
 	err := scan(func(kg uint16, key, ns, value []byte) error {
 		r, err := decodeJoinRecord("join", ns, value)
 		if err != nil {
@@ -184,10 +275,11 @@ func (j *Join) RestoreState(scan func(fn func(kg uint16, key, ns, value []byte) 
 		}
 		e := j.entries[string(key)]
 		if e == nil {
-			e = &joinEntry{key: string(key), kg: kg}
+			e = &joinEntry{joinKeyRef: joinKeyRef{key: string(key), kg: kg}}
 			j.entries[e.key] = e
 		}
-		rec := &joinRec{row: r.row, count: r.count, assoc: r.assoc, written: r.written, id: r.id, side: r.side, st: recPersisted, ent: e}
+		rec := &joinRec{recBase: recBase{row: r.row, id: r.id, side: r.side, st: recPersisted, ref: &e.joinKeyRef},
+			count: r.count, assoc: r.assoc, written: r.written, ent: e}
 		e.recs[r.side] = append(e.recs[r.side], rec)
 		j.nextID = max(j.nextID, r.id+1)
 		if j.ttl > 0 {
@@ -202,65 +294,52 @@ func (j *Join) RestoreState(scan func(fn func(kg uint16, key, ns, value []byte) 
 
 // ---- IntervalJoin ----
 
-type ijState struct {
-	joinStateLog
-	dirty []*ijRec
-}
-
 var (
-	_ Snapshotter = (*IntervalJoin)(nil)
-	_ Restorer    = (*IntervalJoin)(nil)
+	_ CopyOnWriteSnapshotter = (*IntervalJoin)(nil)
+	_ Restorer               = (*IntervalJoin)(nil)
 )
 
-func (j *IntervalJoin) markDirty(rec *ijRec) {
-	if !j.ck.track || rec.st&recDirty != 0 {
-		return
+func (r *ijRec) base() *recBase { return &r.recBase }
+func (r *ijRec) value(dst []byte) []byte {
+	var matched int64
+	if r.matched {
+		matched = 1
 	}
-	rec.st |= recDirty
-	j.ck.dirty = append(j.ck.dirty, rec)
+	return appendJoinRecord(dst, 1, matched, 0, r.row)
 }
 
-func (j *IntervalJoin) forget(rec *ijRec) {
-	rec.st |= recDead
-	if rec.st&recPersisted != 0 {
-		j.ck.forget(rec.ent.kg, rec.ent.key, rec.side, rec.id)
-		rec.st &^= recPersisted
+func (j *IntervalJoin) markDirty(rec *ijRec) { j.ck.changing(rec) }
+func (j *IntervalJoin) forget(rec *ijRec)    { j.ck.drop(rec) }
+
+// TrackChanges implements CopyOnWriteSnapshotter.
+func (j *IntervalJoin) TrackChanges() { j.ck.start() }
+
+// SnapshotState implements Snapshotter: a capture written out at once.
+func (j *IntervalJoin) SnapshotState(id uint64, w StateWriter) error {
+	if err := j.CaptureState(id, w); err != nil {
+		return err
 	}
+	_, err := j.ContinueSnapshot(0)
+	return err
 }
 
-// SnapshotState implements Snapshotter.
-func (j *IntervalJoin) SnapshotState(_ uint64, w StateWriter) error {
-	ck := &j.ck
-	if !ck.track {
-		ck.track = true
+// CaptureState implements CopyOnWriteSnapshotter.
+func (j *IntervalJoin) CaptureState(_ uint64, w StateWriter) error {
+	j.ck.capture(w, func(fn func(stateRec)) {
 		for _, r := range j.expiry {
-			j.markDirty(r)
+			fn(r)
 		}
-	}
-	ck.writeDeletes(w)
-	for i, r := range ck.dirty {
-		ck.dirty[i] = nil
-		r.st &^= recDirty
-		if r.st&recDead != 0 {
-			continue
-		}
-		var matched int64
-		if r.matched {
-			matched = 1
-		}
-		ns := joinNS(r.side, r.id)
-		ck.vbuf = appendJoinRecord(ck.vbuf[:0], 1, matched, 0, r.row)
-		w.Put(r.ent.kg, stringBytes(r.ent.key), ns[:], ck.vbuf)
-		r.st |= recPersisted
-	}
-	ck.dirty = ck.dirty[:0]
+	})
 	return nil
 }
 
-// RestoreState implements Restorer. The watermark is not part of the
-// state: rows whose time has passed are dropped at the first watermark.
+// ContinueSnapshot implements CopyOnWriteSnapshotter.
+func (j *IntervalJoin) ContinueSnapshot(budget int) (bool, error) { return j.ck.cont(budget), nil }
+
+// RestoreState implements Restorer: rows whose time has passed are
+// dropped at the first watermark.
 func (j *IntervalJoin) RestoreState(scan func(fn func(kg uint16, key, ns, value []byte) error) error) error {
-	j.ck.track = true
+	j.ck.start()
 	return scan(func(kg uint16, key, ns, value []byte) error {
 		r, err := decodeJoinRecord("interval join", ns, value)
 		if err != nil {
@@ -272,15 +351,11 @@ func (j *IntervalJoin) RestoreState(scan func(fn func(kg uint16, key, ns, value 
 		}
 		e := j.entries[string(key)]
 		if e == nil {
-			e = &ijEntry{key: string(key), kg: kg}
+			e = &ijEntry{joinKeyRef: joinKeyRef{key: string(key), kg: kg}}
 			j.entries[e.key] = e
 		}
-		ts := r.row[j.timeCol[s]].I
-		expire := ts + j.upper
-		if s == 1 {
-			expire = ts - j.lower
-		}
-		rec := &ijRec{row: r.row, expire: expire, id: r.id, side: r.side, matched: r.assoc != 0, st: recPersisted, ent: e}
+		rec := &ijRec{recBase: recBase{row: r.row, id: r.id, side: r.side, st: recPersisted, ref: &e.joinKeyRef},
+			expire: j.expireAt(s, r.row[j.timeCol[s]].I), matched: r.assoc != 0, ent: e}
 		e.recs[s] = append(e.recs[s], rec)
 		j.pushExpiry(rec)
 		j.nextID = max(j.nextID, r.id+1)
@@ -290,66 +365,53 @@ func (j *IntervalJoin) RestoreState(scan func(fn func(kg uint16, key, ns, value 
 
 // ---- WindowJoin ----
 
-type wjState struct {
-	joinStateLog
-	dirty []*wjRec
-}
-
 var (
-	_ Snapshotter = (*WindowJoin)(nil)
-	_ Restorer    = (*WindowJoin)(nil)
+	_ CopyOnWriteSnapshotter = (*WindowJoin)(nil)
+	_ Restorer               = (*WindowJoin)(nil)
 )
 
-func (j *WindowJoin) markDirty(rec *wjRec) {
-	if !j.ck.track || rec.st&recDirty != 0 {
-		return
+func (r *wjRec) base() *recBase          { return &r.recBase }
+func (r *wjRec) value(dst []byte) []byte { return appendJoinRecord(dst, 1, 0, 0, r.row) }
+
+func (j *WindowJoin) markDirty(rec *wjRec) { j.ck.changing(rec) }
+func (j *WindowJoin) forget(rec *wjRec)    { j.ck.drop(rec) }
+
+// TrackChanges implements CopyOnWriteSnapshotter.
+func (j *WindowJoin) TrackChanges() { j.ck.start() }
+
+// SnapshotState implements Snapshotter: a capture written out at once.
+func (j *WindowJoin) SnapshotState(id uint64, w StateWriter) error {
+	if err := j.CaptureState(id, w); err != nil {
+		return err
 	}
-	rec.st |= recDirty
-	j.ck.dirty = append(j.ck.dirty, rec)
+	_, err := j.ContinueSnapshot(0)
+	return err
 }
 
-func (j *WindowJoin) forget(rec *wjRec) {
-	rec.st |= recDead
-	if rec.st&recPersisted != 0 {
-		j.ck.forget(rec.ent.kg, rec.ent.key, rec.side, rec.id)
-		rec.st &^= recPersisted
-	}
-}
-
-// SnapshotState implements Snapshotter.
-func (j *WindowJoin) SnapshotState(_ uint64, w StateWriter) error {
-	ck := &j.ck
-	if !ck.track {
-		ck.track = true
+// CaptureState implements CopyOnWriteSnapshotter.
+func (j *WindowJoin) CaptureState(_ uint64, w StateWriter) error {
+	j.ck.capture(w, func(fn func(stateRec)) {
 		for _, win := range j.pending {
 			for _, e := range win.order {
 				for _, list := range e.recs {
 					for _, r := range list {
-						j.markDirty(r)
+						fn(r)
 					}
 				}
 			}
 		}
-	}
-	ck.writeDeletes(w)
-	for i, r := range ck.dirty {
-		ck.dirty[i] = nil
-		r.st &^= recDirty
-		if r.st&recDead != 0 {
-			continue
-		}
-		ns := joinNS(r.side, r.id)
-		ck.vbuf = appendJoinRecord(ck.vbuf[:0], 1, 0, 0, r.row)
-		w.Put(r.ent.kg, stringBytes(r.ent.key), ns[:], ck.vbuf)
-		r.st |= recPersisted
-	}
-	ck.dirty = ck.dirty[:0]
+	})
 	return nil
 }
 
+// ContinueSnapshot implements CopyOnWriteSnapshotter.
+func (j *WindowJoin) ContinueSnapshot(budget int) (bool, error) { return j.ck.cont(budget), nil }
+
 // RestoreState implements Restorer.
 func (j *WindowJoin) RestoreState(scan func(fn func(kg uint16, key, ns, value []byte) error) error) error {
-	defer func() { j.ck.track = true }() // restored rows are persisted, not dirty
+	track := j.ck.track
+	j.ck.track = false // restored rows are persisted, not changed
+	defer func() { j.ck.track = track; j.ck.start() }()
 	return scan(func(kg uint16, key, ns, value []byte) error {
 		r, err := decodeJoinRecord("window join", ns, value)
 		if err != nil {

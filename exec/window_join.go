@@ -58,7 +58,7 @@ type WindowJoin struct {
 	nextID  uint64
 	matched [2][]bool // scratch
 
-	ck wjState
+	ck joinCOW // join_state.go
 }
 
 var (
@@ -73,17 +73,12 @@ type wjWindow struct {
 }
 
 type wjEntry struct {
-	key  string
-	kg   uint16
+	joinKeyRef
 	recs [2][]*wjRec
 }
 
 type wjRec struct {
-	row  types.Row
-	id   uint64
-	side uint8
-	st   uint8 // recPersisted, recDirty, recDead
-	ent  *wjEntry
+	recBase
 }
 
 // NewWindowJoin checks cfg and builds the operator.
@@ -164,11 +159,11 @@ func (j *WindowJoin) store(s int, row types.Row, end int64, id uint64, kg uint16
 	}
 	e := w.keys[key]
 	if e == nil {
-		e = &wjEntry{key: key, kg: kg}
+		e = &wjEntry{joinKeyRef: joinKeyRef{key: key, kg: kg}}
 		w.keys[key] = e
 		w.order = append(w.order, e)
 	}
-	rec := &wjRec{row: row, id: id, side: uint8(s), ent: e}
+	rec := &wjRec{recBase{row: row, id: id, side: uint8(s), ref: &e.joinKeyRef}}
 	e.recs[s] = append(e.recs[s], rec)
 	j.markDirty(rec)
 	return rec
