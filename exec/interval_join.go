@@ -97,6 +97,9 @@ func NewIntervalJoin(cfg IntervalJoinConfig) (*IntervalJoin, error) {
 	if cfg.LeftTime < 0 || cfg.RightTime < 0 {
 		return nil, errors.New("interval join: both inputs need a time column")
 	}
+	for side, c := range []int{cfg.LeftTime, cfg.RightTime} {
+		sh.need[side] = max(sh.need[side], c+1)
+	}
 	return &IntervalJoin{
 		joinShape: sh,
 		timeCol:   [2]int{cfg.LeftTime, cfg.RightTime},
@@ -137,8 +140,8 @@ func (j *IntervalJoin) Process(input int, b *types.Batch, out Emitter) error {
 
 func (j *IntervalJoin) processRow(s int, row types.Row) error {
 	o := 1 - s
-	if len(row) < j.width[s] || len(row) <= max(maxCol(j.keys[s]), j.timeCol[s]) {
-		return fmt.Errorf("interval join: input %d row has %d columns", s, len(row))
+	if len(row) < j.need[s] {
+		return fmt.Errorf("interval join: input %d row has %d columns, want %d", s, len(row), j.need[s])
 	}
 	tv := row[j.timeCol[s]]
 	if tv.Kind == types.Null || j.nullKey(s, row) {

@@ -106,6 +106,7 @@ type joinShape struct {
 	keys      [2][]int
 	nullSafe  []bool
 	width     [2]int
+	need      [2]int // columns an input row must have
 	residual  expr.Expr
 	scratch   types.Row // left ++ right, for the residual
 	keyBuf    []byte
@@ -130,6 +131,9 @@ func newJoinShape(kind JoinKind, lk, rk []int, nullSafe []bool, lw, rw int, resi
 				return s, fmt.Errorf("join: key column %d of input %d is invalid", k, side)
 			}
 		}
+	}
+	for side := range s.need {
+		s.need[side] = max(s.width[side], maxCol(s.keys[side])+1)
 	}
 	s.nullSafe = make([]bool, len(lk))
 	copy(s.nullSafe, nullSafe)
@@ -349,8 +353,8 @@ func (j *Join) Process(input int, b *types.Batch, out Emitter) error {
 func (j *Join) processRow(s int, row types.Row, kind types.RowKind, now int64) error {
 	o := 1 - s
 	acc := !kind.IsRetract()
-	if len(row) < j.width[s] || len(row) <= maxCol(j.keys[s]) {
-		return fmt.Errorf("join: input %d row has %d columns", s, len(row))
+	if len(row) < j.need[s] {
+		return fmt.Errorf("join: input %d row has %d columns, want %d", s, len(row), j.need[s])
 	}
 	if j.nullKey(s, row) {
 		if j.kind.Preserves(s) {

@@ -90,6 +90,9 @@ func NewWindowJoin(cfg WindowJoinConfig) (*WindowJoin, error) {
 	if cfg.LeftEnd < 0 || cfg.RightEnd < 0 {
 		return nil, fmt.Errorf("window join: both inputs need a window_end column")
 	}
+	for side, c := range []int{cfg.LeftEnd, cfg.RightEnd} {
+		sh.need[side] = max(sh.need[side], c+1)
+	}
 	return &WindowJoin{
 		joinShape: sh,
 		endCol:    [2]int{cfg.LeftEnd, cfg.RightEnd},
@@ -124,8 +127,8 @@ func (j *WindowJoin) Process(input int, b *types.Batch, out Emitter) error {
 }
 
 func (j *WindowJoin) add(s int, row types.Row) error {
-	if len(row) < j.width[s] || len(row) <= max(maxCol(j.keys[s]), j.endCol[s]) {
-		return fmt.Errorf("window join: input %d row has %d columns", s, len(row))
+	if len(row) < j.need[s] {
+		return fmt.Errorf("window join: input %d row has %d columns, want %d", s, len(row), j.need[s])
 	}
 	ev := row[j.endCol[s]]
 	if ev.Kind == types.Null || j.nullKey(s, row) {

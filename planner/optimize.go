@@ -15,7 +15,12 @@ import (
 //   - projection merging: Project over Project composes into one when no
 //     non-trivial expression would be computed twice;
 //   - projection pushdown: a Scan reads only the columns used above it,
-//     so connectors decode and generate less.
+//     so connectors decode and generate less;
+//   - joins: a WHERE over an inner join becomes part of its condition; a
+//     condition (ON or WHERE) that reads one input only moves below the
+//     join onto that input when the result stays the same (see
+//     pushJoinCond and filterJoin). Which join operator runs is decided in
+//     Build (join.go).
 func Optimize(n Node) Node {
 	n = rewrite(n)
 	n = prune(n, nil)
