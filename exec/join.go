@@ -364,8 +364,8 @@ func (j *Join) processRow(s int, row types.Row, kind types.RowKind, now int64) e
 	}
 	key := j.key(s, row)
 	e := j.entries[string(key)]
-	if e != nil && j.ttl > 0 {
-		j.expireEntry(e, now)
+	if e != nil && j.ttl > 0 && !j.expireEntry(e, now) {
+		e = nil // every row of the key expired: the entry is gone
 	}
 	var rec *joinRec
 	if !acc {
@@ -500,8 +500,9 @@ func (j *Join) touchTTL(rec *joinRec, now int64) {
 	j.queue = append(j.queue, joinTTLItem{rec: rec, at: now})
 }
 
-// expireEntry drops the expired records of one key.
-func (j *Join) expireEntry(e *joinEntry, now int64) {
+// expireEntry drops the expired records of one key; false when none is
+// left (the entry is then removed).
+func (j *Join) expireEntry(e *joinEntry, now int64) bool {
 	for side := range e.recs {
 		list := e.recs[side]
 		keep := list[:0]
@@ -520,7 +521,9 @@ func (j *Join) expireEntry(e *joinEntry, now int64) {
 		if cur := j.entries[e.key]; cur == e {
 			delete(j.entries, e.key)
 		}
+		return false
 	}
+	return true
 }
 
 // TickInterval implements Ticker: the TTL sweep runs a few times per TTL

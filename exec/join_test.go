@@ -266,6 +266,15 @@ func TestJoinStateTTL(t *testing.T) {
 	if len(j.entries) != 0 {
 		t.Errorf("%d keys left, want none", len(j.entries))
 	}
+	// a row whose key's only stored row has just expired is still kept
+	feed("R +I 3 x")
+	now = 50000
+	if got := feed("L +I 3 a"); !slices.Equal(got, []string{"+I 3,a,NULL,NULL"}) {
+		t.Errorf("after the partner expired: %v", got)
+	}
+	if got := feed("R +I 3 y"); !slices.Equal(got, []string{"-U 3,a,NULL,NULL", "+U 3,a,3,y"}) {
+		t.Errorf("the row stored after an expiry is lost: %v", got)
+	}
 }
 
 // ---- snapshot and restore ----
