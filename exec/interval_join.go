@@ -24,9 +24,10 @@
 //
 // Late rows. A row whose time is ≤ the watermark when it arrives is late:
 // some rows it would match may already be dropped. It is counted
-// (LateRows), handed to Late if set, and otherwise ignored. A row whose
-// time or key is NULL matches nothing: on a preserved side it is emitted
-// padded at once, else dropped.
+// (LateRows), handed to Late if set, and otherwise ignored (a late row
+// with a NULL key too). A row on time whose key is NULL, or whose time is
+// NULL, matches nothing: on a preserved side it is emitted padded at once,
+// else dropped.
 package exec
 
 import (
@@ -144,14 +145,7 @@ func (j *IntervalJoin) processRow(s int, row types.Row) error {
 		return fmt.Errorf("interval join: input %d row has %d columns, want %d", s, len(row), j.need[s])
 	}
 	tv := row[j.timeCol[s]]
-	if tv.Kind == types.Null || j.nullKey(s, row) {
-		if j.kind.Preserves(s) {
-			j.padded(types.Insert, s, row)
-		}
-		return nil
-	}
-	ts := tv.I
-	if ts <= j.wm {
+	if tv.Kind != types.Null && tv.I <= j.wm {
 		j.lateRows.Add(1)
 		if j.late != nil {
 			if err := j.late(s, row); err != nil {
@@ -160,6 +154,13 @@ func (j *IntervalJoin) processRow(s int, row types.Row) error {
 		}
 		return nil
 	}
+	if tv.Kind == types.Null || j.nullKey(s, row) {
+		if j.kind.Preserves(s) {
+			j.padded(types.Insert, s, row)
+		}
+		return nil
+	}
+	ts := tv.I
 	key := j.key(s, row)
 	e := j.entries[string(key)]
 	matched := false

@@ -16,9 +16,10 @@
 // of their end.
 //
 // A row whose window has already closed (end - 1 ≤ watermark) is late:
-// counted (LateRows), handed to Late if set, and otherwise dropped. A row with a NULL key (not NullSafe) or
-// a NULL window end matches nothing: on a preserved side it is emitted
-// padded at once.
+// counted (LateRows), handed to Late if set, and otherwise dropped (a late
+// row with a NULL key too). A row on time with a NULL key (not NullSafe),
+// or with a NULL window end, matches nothing: on a preserved side it is
+// emitted padded at once.
 package exec
 
 import (
@@ -131,18 +132,18 @@ func (j *WindowJoin) add(s int, row types.Row) error {
 		return fmt.Errorf("window join: input %d row has %d columns, want %d", s, len(row), j.need[s])
 	}
 	ev := row[j.endCol[s]]
-	if ev.Kind == types.Null || j.nullKey(s, row) {
-		if j.kind.Preserves(s) {
-			j.padded(types.Insert, s, row)
-		}
-		return nil
-	}
-	if ev.I-1 <= j.wm {
+	if ev.Kind != types.Null && ev.I-1 <= j.wm {
 		j.lateRows.Add(1)
 		if j.late != nil {
 			if err := j.late(s, row); err != nil {
 				return fmt.Errorf("window join: late-row handler: %w", err)
 			}
+		}
+		return nil
+	}
+	if ev.Kind == types.Null || j.nullKey(s, row) {
+		if j.kind.Preserves(s) {
+			j.padded(types.Insert, s, row)
 		}
 		return nil
 	}
