@@ -100,7 +100,13 @@ func parseTTL(v string) (time.Duration, error) {
 	if v == "0" || v == "" {
 		return 0, nil
 	}
-	ms, err := ParseInterval(strings.Replace(strings.ToLower(v), "min", "minute", 1))
+	l := strings.ToLower(v)
+	for _, short := range []string{"min", "mins"} { // Flink writes '30 min'
+		if strings.HasSuffix(l, short) && !strings.HasSuffix(l, "m"+short) {
+			l = strings.TrimSuffix(l, short) + "minute"
+		}
+	}
+	ms, err := ParseInterval(l)
 	if err != nil || ms <= 0 {
 		return 0, fmt.Errorf("state.ttl must be 0 (no expiry) or a positive interval such as '1 h' or '30 min', got '%s'", v)
 	}
