@@ -1,6 +1,7 @@
 package exec
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -137,6 +138,7 @@ type ckSource struct {
 	reached *sync.WaitGroup
 	pace    time.Duration
 	row     func(stream int, i int64) types.Row // nil: ckRow
+	pauseAt int64                               // where the gate holds a stream (0: halfway)
 }
 
 func ckRow(stream int, i int64) types.Row {
@@ -175,7 +177,7 @@ func (s *ckSource) Run(ctx context.Context, out SourceOutput) error {
 			if p >= ckPerStream {
 				continue
 			}
-			if s.gate != nil && p >= ckPerStream/2 {
+			if pause := cmp.Or(s.pauseAt, ckPerStream/2); s.gate != nil && p >= pause {
 				continue
 			}
 			progress = true
@@ -227,6 +229,7 @@ type ckJobOpts struct {
 	store   *ckStore
 	gate    chan struct{}
 	reached *sync.WaitGroup
+	pauseAt int64 // where the gate holds the sources (0: halfway)
 	pace    time.Duration
 	ck      *CheckpointConfig
 }

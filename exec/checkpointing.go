@@ -683,7 +683,9 @@ func (ck *ckptRun) maybeSnapshot(ctx context.Context, id uint64) {
 		defer ck.asyncWG.Done()
 		start := time.Now()
 		pr, pw := io.Pipe()
+		streamed := make(chan struct{})
 		go func() {
+			defer close(streamed)
 			_, err := ck.db.Snapshot(id, since, pw)
 			pw.CloseWithError(err)
 		}()
@@ -695,6 +697,10 @@ func (ck *ckptRun) maybeSnapshot(ctx context.Context, id uint64) {
 		}
 		h, err := ck.storage.WriteFile(loc, name, pr)
 		pr.CloseWithError(errors.New("done"))
+		// The stream stops once its writes fail; wait for it, as close()
+		// closes the DB once asyncWG is done (a stream over a closed Badger
+		// DB panics).
+		<-streamed
 		if err != nil {
 			if ctx.Err() == nil {
 				_ = ck.driver.Decline(id, stateTask, "writing state: "+err.Error())

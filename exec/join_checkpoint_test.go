@@ -40,7 +40,7 @@ func ckJoinJob(o ckJobOpts) *JobSpec {
 	src := func(name string, row func(int, int64) types.Row) *Vertex {
 		return &Vertex{Name: name, Parallelism: o.par, Source: SourceConfig{RowtimeCol: 1, Delay: 0},
 			NewSource: func(tc *TaskContext) (Source, error) {
-				s := &ckSource{gate: o.gate, reached: o.reached, pace: o.pace, row: row}
+				s := &ckSource{gate: o.gate, reached: o.reached, pace: o.pace, row: row, pauseAt: o.pauseAt}
 				for j := range ckStreams {
 					if j%tc.Parallelism == tc.Subtask {
 						s.streams = append(s.streams, j)
@@ -211,6 +211,15 @@ func TestCheckpointJoinSavepointRestoreAtOtherParallelism(t *testing.T) {
 	}
 }
 
+// TestCheckpointJoinCancelAndRestoreRepeatedly kills runs at random
+// moments and restores each from the latest checkpoint, at a random
+// parallelism. The sources hold their last rows until the test lets them
+// go, so a kill never lands after a sink has finished: Finish commits
+// everything, and a restore from an earlier checkpoint would then repeat
+// that sink's rows (a limit of end-of-input commits, not of the joins).
+// A run whose sources get to the end before its kill is killed there,
+// after one more checkpoint; from the eighth run on (once some run has
+// been restored) the sources are let go and the job completes.
 func TestCheckpointJoinCancelAndRestoreRepeatedly(t *testing.T) {
 	goldT, goldI := ckJoinGolden(t)
 	for seed := range 2 {
@@ -221,22 +230,52 @@ func TestCheckpointJoinCancelAndRestoreRepeatedly(t *testing.T) {
 				t.Fatal(err)
 			}
 			store := newCkStore()
-			restored := 0
+			restored, killed := 0, 0
 			for attempt := 0; ; attempt++ {
+				if attempt == 40 {
+					t.Fatalf("no run completed in %d attempts", attempt)
+				}
 				par := 1 + rng.IntN(3)
-				cfg := ckConfig(t, st, 15*time.Millisecond, nil)
+				events := make(chan CheckpointEvent, 1000)
+				cfg := ckConfig(t, st, 15*time.Millisecond, events)
 				if cp, _, err := st.Latest(); err == nil {
 					cfg.Restore = &cp
 					restored++
 				}
+				finish := attempt >= 8 && restored > 0
+				gate := make(chan struct{})
+				var reached sync.WaitGroup
+				reached.Add(2 * par)
 				ctx, cancel := context.WithCancel(context.Background())
-				kill := time.Duration(30+rng.IntN(150)) * time.Millisecond
-				if attempt >= 8 {
-					kill = time.Hour
+				done := make(chan error, 1)
+				go func() {
+					done <- Run(ctx, ckJoinJob(ckJobOpts{par: par, store: store, gate: gate, reached: &reached,
+						pauseAt: ckPerStream, pace: 200 * time.Microsecond, ck: cfg}))
+				}()
+				atEnd := make(chan struct{})
+				go func() { reached.Wait(); close(atEnd) }()
+				var kill <-chan time.Time
+				if !finish {
+					kill = time.After(time.Duration(20+rng.IntN(120)) * time.Millisecond)
 				}
-				timer := time.AfterFunc(kill, cancel)
-				err := Run(ctx, ckJoinJob(ckJobOpts{par: par, store: store, pace: 200 * time.Microsecond, ck: cfg}))
-				timer.Stop()
+				var err error
+				select {
+				case <-kill:
+					cancel()
+					err = <-done
+				case err = <-done:
+					t.Fatalf("attempt %d ended before its sources were let go: %v", attempt, err)
+				case <-atEnd:
+					if finish {
+						close(gate)
+						err = <-done
+						break
+					}
+					// killed at the end, once a checkpoint holds the positions
+					waitCompleted(t, events, done)
+					cancel()
+					err = <-done
+				}
 				cancel()
 				if err == nil {
 					break
@@ -244,9 +283,10 @@ func TestCheckpointJoinCancelAndRestoreRepeatedly(t *testing.T) {
 				if !errors.Is(err, context.Canceled) {
 					t.Fatalf("attempt %d (parallelism %d): %v", attempt, par, err)
 				}
+				killed++
 			}
-			if restored == 0 {
-				t.Fatal("no run restored from a checkpoint: the test proves nothing")
+			if restored == 0 || killed == 0 {
+				t.Fatalf("%d runs killed, %d restored: the test proves nothing", killed, restored)
 			}
 			tbl, iv := ckJoinResult(t, store)
 			if !slices.Equal(tbl, goldT) {
@@ -256,5 +296,23 @@ func TestCheckpointJoinCancelAndRestoreRepeatedly(t *testing.T) {
 				t.Errorf("interval join rows differ: %d rows, want %d\n%s", len(iv), len(goldI), diffRows(iv, goldI))
 			}
 		})
+	}
+}
+
+// waitCompleted waits for a completed checkpoint.
+func waitCompleted(t *testing.T, events <-chan CheckpointEvent, done <-chan error) {
+	t.Helper()
+	deadline := time.After(30 * time.Second)
+	for {
+		select {
+		case e := <-events:
+			if e.Kind == "completed" {
+				return
+			}
+		case err := <-done:
+			t.Fatalf("the job ended while waiting for a checkpoint: %v", err)
+		case <-deadline:
+			t.Fatal("no checkpoint completed")
+		}
 	}
 }
