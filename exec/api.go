@@ -66,7 +66,8 @@ type Finisher interface {
 
 // Ticker is implemented by operators that act on processing time. The
 // runtime calls OnTick every TickInterval from the subtask goroutine, also
-// while no input arrives.
+// while no input arrives. A TickInterval ≤ 0 (asked once, when the subtask
+// starts) means no ticks.
 type Ticker interface {
 	TickInterval() time.Duration
 	OnTick(out Emitter) error

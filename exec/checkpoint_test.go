@@ -150,6 +150,7 @@ type ckSource struct {
 	reached *sync.WaitGroup
 	pace    time.Duration
 	late    bool
+	row     func(stream int, i int64) types.Row // nil: ckRow
 }
 
 // ckLateRow is the first row a gated source emits after the gate (it
@@ -218,8 +219,12 @@ func (s *ckSource) Run(ctx context.Context, out SourceOutput) error {
 			progress = true
 			n := min(int64(7), ckPerStream-p)
 			b := &types.Batch{}
+			row := s.row
+			if row == nil {
+				row = func(j int, i int64) types.Row { return ckRow(j, i, s.late) }
+			}
 			for k := int64(0); k < n; k++ {
-				b.Rows = append(b.Rows, ckRow(j, p+k, s.late))
+				b.Rows = append(b.Rows, row(j, p+k))
 			}
 			s.pos[i] = p + n
 			if err := EmitAt(out, i, b, p+n); err != nil {

@@ -840,7 +840,9 @@ func (ck *ckptRun) maybeSnapshot(ctx context.Context, id uint64) {
 		defer ck.asyncWG.Done()
 		start := time.Now()
 		pr, pw := io.Pipe()
+		streamed := make(chan struct{})
 		go func() {
+			defer close(streamed)
 			_, err := state.WriteArenas(pw, id, since, parts)
 			pw.CloseWithError(err)
 		}()
@@ -852,6 +854,9 @@ func (ck *ckptRun) maybeSnapshot(ctx context.Context, id uint64) {
 		}
 		h, err := ck.storage.WriteFile(loc, name, pr)
 		pr.CloseWithError(errors.New("done"))
+		// The writer stops once its writes fail; wait for it, so that
+		// nothing reads the arenas after asyncWG is done.
+		<-streamed
 		if err != nil {
 			if ctx.Err() == nil {
 				_ = ck.driver.Decline(id, stateTask, "writing state: "+err.Error())

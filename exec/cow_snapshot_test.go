@@ -5,6 +5,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/weirsql/weir/sql/types"
@@ -84,6 +85,7 @@ func (l *stateLog) applyTo(t *testing.T, m map[string]string) {
 }
 
 type cowStep struct {
+	input     int          // the batch's input
 	batch     *types.Batch // or
 	wm        int64        // a watermark when batch is nil and wm != 0
 	capture   bool
@@ -115,7 +117,7 @@ func runCOWScript(t *testing.T, newOp func() CopyOnWriteSnapshotter, steps []cow
 	feed := func(op CopyOnWriteSnapshotter, s cowStep) {
 		switch {
 		case s.batch != nil:
-			if err := op.(Operator).Process(0, s.batch, discard{}); err != nil {
+			if err := op.(Operator).Process(s.input, cloneBatch(s.batch), discard{}); err != nil {
 				t.Fatal(err)
 			}
 		case s.wm != 0:
@@ -232,6 +234,57 @@ func runCOWScript(t *testing.T, newOp func() CopyOnWriteSnapshotter, steps []cow
 	return captures, restores
 }
 
+// cloneBatch copies a batch's slices (operators own and may keep them;
+// the script is fed twice).
+func cloneBatch(b *types.Batch) *types.Batch {
+	c := &types.Batch{Rows: slices.Clone(b.Rows)}
+	if b.Kinds != nil {
+		c.Kinds = slices.Clone(b.Kinds)
+	}
+	return c
+}
+
+// joinCOWScript is cowScript for two inputs: each batch goes to one input,
+// and a retraction goes to the input its row came from.
+func joinCOWScript(r *rand.Rand, n int, retract bool) []cowStep {
+	var steps []cowStep
+	ts := int64(1000)
+	wm := int64(0)
+	var live [2][]types.Row
+	for range n {
+		switch p := r.IntN(100); {
+		case p < 55:
+			in := r.IntN(2)
+			b := &types.Batch{}
+			for range 1 + r.IntN(8) {
+				if retract && len(live[in]) > 0 && r.IntN(4) == 0 {
+					j := r.IntN(len(live[in]))
+					b.Append(live[in][j], types.Delete)
+					live[in] = slices.Delete(live[in], j, j+1)
+					continue
+				}
+				ts += int64(r.IntN(30)) - 8
+				row := types.Row{types.BigIntValue(int64(r.IntN(8))), types.TimestampValue(ts), types.BigIntValue(int64(r.IntN(4)))}
+				b.Append(row, types.Insert)
+				live[in] = append(live[in], row)
+			}
+			steps = append(steps, cowStep{input: in, batch: b})
+		case p < 65:
+			if w := ts - 60; w > wm {
+				wm = w
+				steps = append(steps, cowStep{wm: wm})
+			}
+		case p < 75:
+			steps = append(steps, cowStep{capture: true, full: r.IntN(3) == 0})
+		case p < 78:
+			steps = append(steps, cowStep{restore: true})
+		default:
+			steps = append(steps, cowStep{continue_: 1 + r.IntN(6)})
+		}
+	}
+	return steps
+}
+
 // cowScript builds a random script: batches of rows (key, ts, value[,
 // retraction]) with timestamps that mostly advance, watermarks that trail
 // them, captures and slices of writing.
@@ -333,12 +386,56 @@ func TestCopyOnWriteSnapshots(t *testing.T) {
 			return g
 		}, true, nil},
 	}
+	for _, kind := range []JoinKind{JoinInner, JoinLeft, JoinFull} {
+		cases = append(cases, struct {
+			name    string
+			op      func() CopyOnWriteSnapshotter
+			retract bool
+			canon   func(string) string
+		}{"join/" + kind.String(), func() CopyOnWriteSnapshotter {
+			j, err := NewJoin(JoinConfig{Kind: kind, LeftKeys: []int{0}, RightKeys: []int{0}, LeftWidth: 3, RightWidth: 3,
+				LeftUpdating: true, RightUpdating: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return j
+		}, true, nil}, struct {
+			name    string
+			op      func() CopyOnWriteSnapshotter
+			retract bool
+			canon   func(string) string
+		}{"interval/" + kind.String(), func() CopyOnWriteSnapshotter {
+			j, err := NewIntervalJoin(IntervalJoinConfig{Kind: kind, LeftKeys: []int{0}, RightKeys: []int{0}, LeftWidth: 3, RightWidth: 3,
+				LeftTime: 1, RightTime: 1, Lower: -40, Upper: 20})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return j
+		}, false, nil}, struct {
+			name    string
+			op      func() CopyOnWriteSnapshotter
+			retract bool
+			canon   func(string) string
+		}{"window/" + kind.String(), func() CopyOnWriteSnapshotter {
+			// column 1 serves as the window end
+			j, err := NewWindowJoin(WindowJoinConfig{Kind: kind, LeftKeys: []int{0, 1}, RightKeys: []int{0, 1}, LeftWidth: 3, RightWidth: 3,
+				LeftEnd: 1, RightEnd: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return j
+		}, false, nil})
+	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			total, restores := 0, 0
 			for seed := range uint64(60) {
 				r := rand.New(rand.NewPCG(seed, 7))
-				n, m := runCOWScript(t, c.op, cowScript(r, 150, c.retract), c.canon)
+				script := cowScript(r, 150, c.retract)
+				if strings.Contains(c.name, "/") {
+					script = joinCOWScript(r, 150, c.retract)
+				}
+				n, m := runCOWScript(t, c.op, script, c.canon)
 				total += n
 				restores += m
 			}

@@ -831,7 +831,7 @@ func (t *task) runInputs() error {
 	}
 	var tick <-chan time.Time
 	ticker, _ := t.op.(Ticker)
-	if ticker != nil {
+	if ticker != nil && ticker.TickInterval() > 0 {
 		tk := time.NewTicker(ticker.TickInterval())
 		defer tk.Stop()
 		tick = tk.C

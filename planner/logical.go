@@ -128,6 +128,32 @@ func RankPlan(r *Rank, inputUpdating bool) (mode exec.TopNMode, op string, newer
 	return exec.TopNUnbounded, "TopN", false
 }
 
+// Join joins two inputs. Its output is the left input's columns followed
+// by the right input's. Which operator runs it (a regular, interval,
+// window or lookup join) is decided when the physical plan is built, from
+// the condition and what the binder knows about the inputs' time.
+type Join struct {
+	Left, Right Node
+	Kind        exec.JoinKind
+	// Cond is the ON condition (with WHERE conjuncts merged into an inner
+	// join by Optimize), over [left columns..., right columns...]; nil is
+	// TRUE.
+	Cond expr.Expr
+	Sch  types.Schema
+	// LeftTime and RightTime are the inputs' event-time columns (the
+	// column a WATERMARK follows, kept through projections), -1 if none.
+	LeftTime, RightTime int
+	// LeftWinEnd and RightWinEnd are the window_end columns of windowed
+	// inputs (a window aggregate, a TUMBLE table function), -1 if none.
+	LeftWinEnd, RightWinEnd int
+	// Lookup: Right is a bounded table read once, before the job starts,
+	// into an index (JOIN t FOR SYSTEM_TIME AS OF ...).
+	Lookup bool
+	// Errorf reports a problem with this join at its place in the SQL text
+	// (nil: a plain error).
+	Errorf func(format string, args ...any) error
+}
+
 // Sort orders a bounded result and optionally limits it. It is only valid as
 // the top of a query whose output is collected by the client.
 type Sort struct {
@@ -150,6 +176,7 @@ func (n *Project) Schema() *types.Schema   { return &n.Sch }
 func (n *WindowAgg) Schema() *types.Schema { return &n.Sch }
 func (n *Aggregate) Schema() *types.Schema { return &n.Sch }
 func (n *Union) Schema() *types.Schema     { return n.Inputs[0].Schema() }
+func (n *Join) Schema() *types.Schema      { return &n.Sch }
 func (n *Sort) Schema() *types.Schema      { return n.Input.Schema() }
 func (n *Rank) Schema() *types.Schema      { return &n.Sch }
 
@@ -160,6 +187,7 @@ func (n *Project) Children() []Node   { return []Node{n.Input} }
 func (n *WindowAgg) Children() []Node { return []Node{n.Input} }
 func (n *Aggregate) Children() []Node { return []Node{n.Input} }
 func (n *Union) Children() []Node     { return n.Inputs }
+func (n *Join) Children() []Node      { return []Node{n.Left, n.Right} }
 func (n *Sort) Children() []Node      { return []Node{n.Input} }
 func (n *Rank) Children() []Node      { return []Node{n.Input} }
 
@@ -170,6 +198,7 @@ func (*Project) node()   {}
 func (*WindowAgg) node() {}
 func (*Aggregate) node() {}
 func (*Union) node()     {}
+func (*Join) node()      {}
 func (*Sort) node()      {}
 func (*Rank) node()      {}
 
@@ -185,6 +214,10 @@ func Updating(n Node) bool {
 	case *Rank:
 		mode, _, _ := RankPlan(t, Updating(t.Input))
 		return mode == exec.TopNUnbounded
+	case *Join:
+		// outer joins retract padded rows; interval and window joins
+		// (append-only) are only recognised when the physical plan is built
+		return t.Kind != exec.JoinInner || Updating(t.Left) || Updating(t.Right)
 	case *Union:
 		for _, c := range t.Inputs {
 			if Updating(c) {

@@ -17,7 +17,12 @@ import (
 //   - projection pushdown: a Scan reads only the columns used above it,
 //     so connectors decode and generate less; a Rank whose rank number
 //     nothing reads is marked RankUnused (no Filter moves below a Rank:
-//     it would change the ranks).
+//     it would change the ranks);
+//   - joins: a WHERE over an inner join becomes part of its condition; a
+//     condition (ON or WHERE) that reads one input only moves below the
+//     join onto that input when the result stays the same (see
+//     pushJoinCond and filterJoin). Which join operator runs is decided in
+//     Build (join.go).
 func Optimize(n Node) Node {
 	n = rewrite(n)
 	n = prune(n, nil)
@@ -40,6 +45,8 @@ func rewrite(n Node) Node {
 				sub := substitute(pred, c.Exprs)
 				return &Project{Input: rewrite(&Filter{Input: c.Input, Pred: sub}), Exprs: c.Exprs, Sch: c.Sch}
 			}
+		case *Join:
+			return filterJoin(c, pred)
 		}
 		return &Filter{Input: in, Pred: pred}
 	case *Project:
@@ -96,8 +103,138 @@ func rewrite(n Node) Node {
 		c := *t
 		c.Input = rewrite(t.Input)
 		return &c
+	case *Join:
+		c := *t
+		c.Left, c.Right = rewrite(t.Left), rewrite(t.Right)
+		return pushJoinCond(&c)
 	}
 	return n
+}
+
+// conjuncts splits an AND (nested ones too) into its terms; nil is none.
+func conjuncts(e expr.Expr) []expr.Expr {
+	if e == nil {
+		return nil
+	}
+	if a, ok := e.(*expr.And); ok {
+		var out []expr.Expr
+		for _, x := range a.Args {
+			out = append(out, conjuncts(x)...)
+		}
+		return out
+	}
+	return []expr.Expr{e}
+}
+
+// conjunction is the AND of es (nil when empty).
+func conjunction(es []expr.Expr) expr.Expr {
+	switch len(es) {
+	case 0:
+		return nil
+	case 1:
+		return es[0]
+	}
+	return &expr.And{Args: es}
+}
+
+func isTrue(e expr.Expr) bool {
+	lit, ok := e.(*expr.Literal)
+	return ok && lit.Val.Kind == types.Bool && lit.Val.I != 0
+}
+
+// joinSide says which input a conjunct over [left..., right...] reads: 0
+// left only, 1 right only, -1 both or neither (or a volatile function).
+func joinSide(e expr.Expr, nLeft int) int {
+	cols := expr.Columns(e)
+	if len(cols) == 0 || hasVolatile([]expr.Expr{e}) {
+		return -1
+	}
+	switch {
+	case cols[len(cols)-1] < nLeft:
+		return 0
+	case cols[0] >= nLeft:
+		return 1
+	}
+	return -1
+}
+
+// shiftCols moves a right-only conjunct onto the right input's columns.
+func shiftCols(e expr.Expr, by int) expr.Expr {
+	return expr.Remap(e, func(c *expr.Column) expr.Expr {
+		return &expr.Column{Index: c.Index - by, Name: c.Name, Typ: c.Typ}
+	})
+}
+
+// pushJoinCond moves ON conjuncts that read one input below the join when
+// that does not change the result: onto an input whose unmatched rows are
+// not preserved (a condition on the right side of a LEFT JOIN filters the
+// right rows before matching; one on the left side must stay, or left rows
+// would vanish instead of being padded).
+func pushJoinCond(j *Join) Node {
+	nL := len(j.Left.Schema().Cols)
+	var toSide [2][]expr.Expr
+	var rest []expr.Expr
+	for _, c := range conjuncts(j.Cond) {
+		c = expr.Fold(c)
+		if isTrue(c) {
+			continue
+		}
+		s := joinSide(c, nL)
+		if s >= 0 && !j.Kind.Preserves(s) {
+			if s == 1 {
+				c = shiftCols(c, nL)
+			}
+			toSide[s] = append(toSide[s], c)
+			continue
+		}
+		rest = append(rest, c)
+	}
+	j.Cond = conjunction(rest)
+	if len(toSide[0]) > 0 {
+		j.Left = rewrite(&Filter{Input: j.Left, Pred: conjunction(toSide[0])})
+	}
+	if len(toSide[1]) > 0 {
+		j.Right = rewrite(&Filter{Input: j.Right, Pred: conjunction(toSide[1])})
+	}
+	return j
+}
+
+// filterJoin places a WHERE predicate over a join: into an inner join's
+// condition (where pushJoinCond takes what reads one input further down);
+// below an outer join, the conjuncts that read only a preserved input (a
+// preserved row passes or fails with all its output rows); above it, the
+// rest.
+func filterJoin(j *Join, pred expr.Expr) Node {
+	if j.Kind == exec.JoinInner {
+		c := *j
+		c.Cond = conjunction(append(conjuncts(j.Cond), conjuncts(pred)...))
+		return pushJoinCond(&c)
+	}
+	nL := len(j.Left.Schema().Cols)
+	var down [2][]expr.Expr
+	var rest []expr.Expr
+	for _, c := range conjuncts(pred) {
+		s := joinSide(c, nL)
+		if s >= 0 && j.Kind.Preserves(s) {
+			if s == 1 {
+				c = shiftCols(c, nL)
+			}
+			down[s] = append(down[s], c)
+			continue
+		}
+		rest = append(rest, c)
+	}
+	c := *j
+	if len(down[0]) > 0 {
+		c.Left = rewrite(&Filter{Input: j.Left, Pred: conjunction(down[0])})
+	}
+	if len(down[1]) > 0 {
+		c.Right = rewrite(&Filter{Input: j.Right, Pred: conjunction(down[1])})
+	}
+	if len(rest) == 0 {
+		return &c
+	}
+	return &Filter{Input: &c, Pred: conjunction(rest)}
 }
 
 func hasVolatile(es []expr.Expr) bool {
@@ -263,6 +400,37 @@ func prune(n Node, need []bool) Node {
 			inNeed[t.WindowEnd] = true
 		}
 		c.Input = prune(t.Input, inNeed)
+		return &c
+	case *Join:
+		nL, nR := len(t.Left.Schema().Cols), len(t.Right.Schema().Cols)
+		ln, rn := make([]bool, nL), make([]bool, nR)
+		for i := range ln {
+			ln[i] = need == nil || need[i]
+		}
+		for i := range rn {
+			rn[i] = need == nil || need[nL+i]
+		}
+		if t.Cond != nil {
+			for _, c := range expr.Columns(t.Cond) {
+				if c < nL {
+					ln[c] = true
+				} else {
+					rn[c-nL] = true
+				}
+			}
+		}
+		for _, c := range []int{t.LeftTime, t.LeftWinEnd} {
+			if c >= 0 {
+				ln[c] = true
+			}
+		}
+		for _, c := range []int{t.RightTime, t.RightWinEnd} {
+			if c >= 0 {
+				rn[c] = true
+			}
+		}
+		c := *t
+		c.Left, c.Right = prune(t.Left, ln), prune(t.Right, rn)
 		return &c
 	case *Scan:
 		if need == nil || t.Cols != nil || t.Late != "" {

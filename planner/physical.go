@@ -21,12 +21,15 @@ import (
 type Options struct {
 	Parallelism  int // default operator parallelism (SET parallelism = n)
 	MaxKeyGroups int
+	// StateTTL, when positive, expires the rows a regular join keeps
+	// this long after they were last written ('table.exec.state.ttl').
+	StateTTL time.Duration
 }
 
 // PNode is one operator of the physical DAG.
 type PNode struct {
 	ID          int
-	Op          string // Source, Calc, WindowAggregate, GroupAggregate, TopN, WindowTopN, Deduplicate, Union, Values, Sink, Collect
+	Op          string // Source, Calc, WindowAggregate, GroupAggregate, TopN, WindowTopN, Deduplicate, Join, IntervalJoin, WindowJoin, LookupJoin, Union, Values, Sink, Collect
 	Parallelism int
 	Inputs      []PEdge
 	Changelog   bool   // output carries -U/+U/-D rows
@@ -349,6 +352,8 @@ func (b *builder) build(n Node) (*PNode, error) {
 		return p, nil
 	case *Rank:
 		return b.buildRank(t)
+	case *Join:
+		return b.buildJoin(t)
 	case *Sort:
 		return nil, fmt.Errorf("ORDER BY is only supported at the top of a query whose rows go to the client; for a streaming Top-N filter ROW_NUMBER() OVER (PARTITION BY ... ORDER BY ...) in an enclosing query")
 	}
@@ -465,7 +470,9 @@ func lateProjection(in *types.Schema, lt *connectors.Table) ([]expr.Expr, error)
 	return out, nil
 }
 
-func (b *builder) buildScan(t *Scan) (*PNode, error) {
+// scanSource is the table a scan reads (narrowed to its columns) and its
+// connector's source factory.
+func scanSource(t *Scan) (*connectors.Table, connectors.SourceFactory, error) {
 	tbl := t.Table
 	if t.Cols != nil {
 		// projection pushdown: the connector sees only the columns read
@@ -482,9 +489,17 @@ func (b *builder) buildScan(t *Scan) (*PNode, error) {
 	}
 	c, err := connectors.Lookup(tbl.Options["connector"])
 	if err != nil {
-		return nil, fmt.Errorf("table %s: %w", tbl.Name, err)
+		return nil, nil, fmt.Errorf("table %s: %w", tbl.Name, err)
 	}
 	f, err := c.NewSource(tbl)
+	if err != nil {
+		return nil, nil, err
+	}
+	return tbl, f, nil
+}
+
+func (b *builder) buildScan(t *Scan) (*PNode, error) {
+	tbl, f, err := scanSource(t)
 	if err != nil {
 		return nil, err
 	}

@@ -40,6 +40,10 @@ type scope struct {
 	// rankCol1 1 + the index of its rank number column (bind_rank.go)
 	rank     *rankRef
 	rankCol1 int
+	// joined: the rows come out of a join, which keeps no event time.
+	joined bool
+	// lookup is set on the scope of a FOR SYSTEM_TIME AS OF table.
+	lookup *LookupRef
 }
 
 type tvfInfo struct {
@@ -242,7 +246,7 @@ func (b *binder) tableRef(r ast.ResultSetNode) (planner.Node, *scope, error) {
 	switch t := r.(type) {
 	case *ast.Join:
 		if t.Right != nil {
-			return nil, nil, b.errf(nil, "joins are not supported yet")
+			return b.join(t)
 		}
 		return b.tableRef(t.Left)
 	case *ast.TableSource:
@@ -266,7 +270,7 @@ func (b *binder) tableRef(r ast.ResultSetNode) (planner.Node, *scope, error) {
 
 func requalify(sc *scope, alias string) *scope {
 	out := &scope{cols: make([]scopeCol, len(sc.cols)), tvf: sc.tvf, proctime: sc.proctime, rowtime1: sc.rowtime1, watermarked: sc.watermarked,
-		winStart1: sc.winStart1, winEnd1: sc.winEnd1, rank: sc.rank, rankCol1: sc.rankCol1}
+		winStart1: sc.winStart1, winEnd1: sc.winEnd1, rank: sc.rank, rankCol1: sc.rankCol1, joined: sc.joined}
 	for i, c := range sc.cols {
 		c.qual = alias
 		out.cols[i] = c
@@ -281,6 +285,28 @@ func (b *binder) namedTable(tn *ast.TableName, alias string) (planner.Node, *sco
 	}
 	if strings.HasPrefix(tn.Name.L, "__weir_tvf_") {
 		return b.windowTVF(b.st.WindowTVF(name), alias)
+	}
+	if strings.HasPrefix(tn.Name.L, "__weir_lookup_") {
+		ref := b.st.Lookup(name)
+		if ref == nil {
+			return nil, nil, b.errf(nil, "internal error: unknown lookup table %s", name)
+		}
+		if alias == name {
+			alias = ref.Table
+		}
+		t, ok := b.s.cat.Table(ref.Table)
+		if !ok {
+			if _, isView := b.s.cat.View(ref.Table); isView {
+				return nil, nil, b.st.Errorf(ref.Offset, "FOR SYSTEM_TIME AS OF: %s is a view; a lookup join reads a table", ref.Table)
+			}
+			return nil, nil, b.st.Errorf(ref.Offset, "table %s does not exist", ref.Table)
+		}
+		node, sc, err := b.scan(t, alias)
+		if err != nil {
+			return nil, nil, err
+		}
+		sc.lookup = ref
+		return node, sc, nil
 	}
 	for i := len(b.ctes) - 1; i >= 0; i-- {
 		if cte, ok := b.ctes[i][tn.Name.L]; ok {

@@ -135,7 +135,7 @@ func (b *binder) selectStmt(sel *ast.SelectStmt) (planner.Node, *scope, error) {
 		}
 	}
 	// track notes where input column j went: output column len(out.cols)-1
-	out := &scope{proctime: -1, watermarked: in.watermarked}
+	out := &scope{proctime: -1, watermarked: in.watermarked, joined: in.joined}
 	track := func(j int) {
 		at := len(out.cols) // 1-based index of the column just added
 		switch {
@@ -482,6 +482,9 @@ func (b *binder) groupWindow(fc *ast.FuncCallExpr, in *scope) (exec.WindowSpec, 
 	col, ok := ts.(*expr.Column)
 	if !ok || col.Typ.Kind != types.Timestamp {
 		return spec, false, b.errf(fc.Args[0], "%s: the first argument must be a TIMESTAMP(3) column (event time with a WATERMARK, or PROCTIME())", strings.ToUpper(fc.FnName.O))
+	}
+	if in.joined && in.watermarked && col.Index != in.proctime && col.Index != in.rowtime1-1 {
+		return spec, false, b.errf(fc.Args[0], "%s(%s, ...): windows over the result of a join are not supported, as a join keeps no event time; window each input before joining them (a window join)", strings.ToUpper(fc.FnName.O), col.Name)
 	}
 	if in.watermarked && col.Index != in.proctime && col.Index != in.rowtime1-1 {
 		// The watermark follows another column: rows would be judged late

@@ -114,6 +114,17 @@
 // ast.TableName. An alias after the closing parenthesis stays. Named
 // arguments (DATA => ...) are not supported.
 //
+// Joins, anywhere:
+//
+//   - FULL [OUTER] JOIN becomes STRAIGHT_JOIN (MySQL has no full outer
+//     join); the binder reads every STRAIGHT_JOIN of the AST as FULL, so
+//     STRAIGHT_JOIN written by the user is an error (ErrUnsupported).
+//   - JOIN t FOR SYSTEM_TIME AS OF x[.y] [AS a] (Flink's lookup join; t may
+//     be dotted) becomes JOIN __weir_lookup_<i> [AS a], described in
+//     Statement.Lookups (Statement.Lookup(name) finds it): the table, the
+//     AS OF column as written and the table name's offset. FOR SYSTEM_TIME
+//     AS OF anywhere else, or not followed by a column name, is an error.
+//
 // Intervals elsewhere: INTERVAL x UNITS with a plural unit (SECONDS,
 // MINUTES, HOURS, DAYS, ...) becomes the singular; INTERVAL x MILLISECOND[S]
 // becomes INTERVAL x*1000 MICROSECOND (MySQL has no MILLISECOND unit).

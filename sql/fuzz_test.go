@@ -22,6 +22,11 @@ func FuzzExplain(f *testing.F) {
 		"SELECT CASE WHEN price > 1 THEN 'a' ELSE NULL END, CAST(price AS DECIMAL(10,2)) FROM bid",
 		"SELECT DISTINCT channel FROM bid UNION ALL SELECT url FROM bid",
 		"SELECT SESSION_START(date_time, INTERVAL '5' SECOND), COUNT(DISTINCT bidder) FROM bid GROUP BY SESSION(date_time, INTERVAL '5' SECOND)",
+		"SELECT a.auction, b.price FROM bid a JOIN bid b ON a.auction = b.auction AND b.date_time BETWEEN a.date_time - INTERVAL '1' SECOND AND a.date_time",
+		"SELECT * FROM bid a FULL OUTER JOIN bid b ON a.bidder <=> b.bidder + 1 WHERE a.price > b.price",
+		"SELECT a.url, b.channel FROM bid a LEFT JOIN bid FOR SYSTEM_TIME AS OF a.date_time AS b ON a.auction = b.auction",
+		"SELECT x.auction FROM (SELECT auction, window_start, window_end FROM TABLE(TUMBLE(TABLE bid, DESCRIPTOR(date_time), INTERVAL '2' SECOND)) GROUP BY auction, window_start, window_end) x RIGHT JOIN (SELECT auction, window_start, window_end FROM TABLE(TUMBLE(TABLE bid, DESCRIPTOR(date_time), INTERVAL '2' SECOND))) y ON x.auction = y.auction AND x.window_end = y.window_end",
+		"SELECT COUNT(*) FROM bid a, bid b, bid c WHERE a.auction = b.bidder AND c.price < a.price",
 	} {
 		f.Add(s)
 	}

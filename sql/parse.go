@@ -28,7 +28,7 @@ type Statement struct {
 
 	// Rewrite holds the rewritten text and what the rewrite extracted:
 	// Options, Watermark, Computed, UnboundedVarchar, Casts, WindowTVFs,
-	// Set, Show.
+	// Lookups, Set, Show.
 	Rewrite
 
 	script string
@@ -204,6 +204,17 @@ func (s *Statement) CastType(n *ast.FuncCastExpr) (string, bool) {
 	}
 	t, ok := s.Casts[off]
 	return t, ok
+}
+
+// Lookup returns the FOR SYSTEM_TIME AS OF table that the rewrite replaced
+// by the placeholder name, or nil.
+func (s *Statement) Lookup(name string) *LookupRef {
+	for _, l := range s.Lookups {
+		if strings.EqualFold(l.Name, name) {
+			return l
+		}
+	}
+	return nil
 }
 
 // WindowTVF returns the window table function that the rewrite replaced by

@@ -266,6 +266,18 @@ type WindowTVF struct {
 	Offset    int // byte offset of the TABLE keyword in the original text
 }
 
+// LookupRef is a table on the right of a JOIN written with Flink's
+// temporal-table syntax, `JOIN t FOR SYSTEM_TIME AS OF s.proctime [AS a]`:
+// the table name and the FOR SYSTEM_TIME AS OF clause are replaced in the
+// text by the table name Name (e.g. `__weir_lookup_0`), so that the binder
+// knows to plan a lookup join. An alias after the clause stays.
+type LookupRef struct {
+	Name     string // placeholder table name in the rewritten text
+	Table    string // the table (dotted names joined with '.')
+	TimeExpr string // the AS OF expression, as written (a column: s.proctime)
+	Offset   int    // byte offset of the table name in the original text
+}
+
 // SetStmt is a hand-parsed SET / RESET statement (the TiDB parser does not
 // accept `SET 'a.b' = 'c'`). Key == "" means all keys (bare SET lists them,
 // bare RESET resets them).
@@ -300,6 +312,7 @@ type Rewrite struct {
 	// for the CASTs whose type was rewritten. Use Statement.CastType.
 	Casts      map[int]string
 	WindowTVFs []*WindowTVF
+	Lookups    []*LookupRef
 	Set        *SetStmt // hand-parsed; the TiDB parser is not run
 	Show       *ShowStmt
 
@@ -405,7 +418,7 @@ func rewriteStatement(text string) (*Rewrite, *posErr) {
 		return nil, err
 	}
 	if !handled {
-		for _, pass := range []func() *posErr{w.windowTVFs, w.createTable, w.casts, w.windowArgs, w.intervalUnits} {
+		for _, pass := range []func() *posErr{w.windowTVFs, w.joins, w.createTable, w.casts, w.windowArgs, w.intervalUnits} {
 			if err := pass(); err != nil {
 				return nil, err
 			}
@@ -869,6 +882,68 @@ func (w *rewriter) windowTVFs() *posErr {
 		w.add(t.start, w.toks[outer].end, tvf.Name)
 		w.r.WindowTVFs = append(w.r.WindowTVFs, tvf)
 		i = outer
+	}
+	return nil
+}
+
+// ---------------------------------------------------------------------------
+// Joins
+
+// joins: FULL [OUTER] JOIN → STRAIGHT_JOIN (MySQL has no full outer join;
+// Weir reads every STRAIGHT_JOIN in the AST as FULL, so one written by the
+// user is refused), and `JOIN t FOR SYSTEM_TIME AS OF x.y` → `JOIN
+// __weir_lookup_<n>` (see LookupRef).
+func (w *rewriter) joins() *posErr {
+	for i := 0; i < len(w.toks); i++ {
+		t := w.toks[i]
+		if w.covered(t.start) {
+			continue
+		}
+		switch {
+		case t.is("STRAIGHT_JOIN"):
+			return w.errAt(t.start, ErrUnsupported, "STRAIGHT_JOIN is not supported; write JOIN")
+		case t.is("FULL"):
+			j := i + 1
+			if w.tok(j).is("OUTER") {
+				j++
+			}
+			if w.tok(j).is("JOIN") {
+				w.add(t.start, w.toks[j].end, "STRAIGHT_JOIN")
+				i = j
+			}
+		case t.is("FOR") && w.tok(i+1).is("SYSTEM_TIME") && w.tok(i+2).is("AS") && w.tok(i+3).is("OF"):
+			start := i - 1
+			if start < 0 || !w.toks[start].isName() {
+				return w.errAt(t.start, ErrSyntax, "FOR SYSTEM_TIME AS OF must follow a table name: JOIN t FOR SYSTEM_TIME AS OF s.proctime")
+			}
+			for start >= 2 && w.toks[start-1].isP(".") && w.toks[start-2].isName() {
+				start -= 2
+			}
+			if start == 0 || !w.toks[start-1].is("JOIN") {
+				return w.errAt(t.start, ErrUnsupported, "FOR SYSTEM_TIME AS OF is only supported on the table right of a JOIN: ... JOIN t FOR SYSTEM_TIME AS OF s.proctime")
+			}
+			e := i + 4
+			if te := w.tok(e); !te.isName() || te.is("ON") || te.is("AS") || te.is("WHERE") || te.is("JOIN") {
+				return w.errAt(w.tok(e).start, ErrSyntax, "FOR SYSTEM_TIME AS OF expects a time attribute column, e.g. s.proctime")
+			}
+			end := e
+			for w.tok(end+1).isP(".") && w.tok(end+2).isName() {
+				end += 2
+			}
+			ref := &LookupRef{Name: fmt.Sprintf("__weir_lookup_%d", len(w.r.Lookups)), Offset: w.toks[start].start}
+			for k := start; k <= i-1; k += 2 {
+				if k > start {
+					ref.Table += "."
+				}
+				ref.Table += w.toks[k].value()
+			}
+			ref.TimeExpr = w.text(e, end+1)
+			if !w.add(w.toks[start].start, w.toks[end].end, ref.Name) {
+				return w.errAt(w.toks[start].start, ErrUnsupported, "FOR SYSTEM_TIME AS OF is not supported here")
+			}
+			w.r.Lookups = append(w.r.Lookups, ref)
+			i = end
+		}
 	}
 	return nil
 }

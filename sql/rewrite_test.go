@@ -95,6 +95,14 @@ func TestRewrites(t *testing.T) {
 			"SELECT CAST(a AS CHAR   (3)), CAST(a AS DATETIME (3)                     ), CAST(a AS DOUBLE) FROM t"},
 		{"SELECT x FROM TABLE(TUMBLE(TABLE bid, DESCRIPTOR(ts), INTERVAL '1' MINUTES)) JOIN TABLE(TUMBLE(TABLE ask, DESCRIPTOR(ts), INTERVAL '1' MINUTES)) b ON 1",
 			"SELECT x FROM __weir_tvf_0                                                   JOIN __weir_tvf_1                                                   b ON 1"},
+		// FULL [OUTER] JOIN → STRAIGHT_JOIN (longer: the rest shifts)
+		{"SELECT 1 FROM a FULL OUTER JOIN b ON a.k = b.k FULL JOIN c ON 1",
+			"SELECT 1 FROM a STRAIGHT_JOIN   b ON a.k = b.k STRAIGHT_JOIN c ON 1"},
+		// a column named full is left alone
+		{"SELECT full FROM a LEFT JOIN b ON a.full = b.full",
+			"SELECT full FROM a LEFT JOIN b ON a.full = b.full"},
+		{"SELECT 1 FROM s JOIN db.side FOR SYSTEM_TIME AS OF s.`pt` AS d ON s.k = d.k",
+			"SELECT 1 FROM s JOIN __weir_lookup_0                      AS d ON s.k = d.k"},
 	} {
 		rw, err := RewriteStatement(c.in)
 		if err != nil {
@@ -230,5 +238,28 @@ func TestNoPanicOnPrefixes(t *testing.T) {
 				}()
 			}
 		}
+	}
+}
+
+func TestRewriteJoins(t *testing.T) {
+	rw, err := RewriteStatement("SELECT * FROM s\n  JOIN side FOR SYSTEM_TIME AS OF s.proc_time ON s.k = side.k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rw.Lookups) != 1 {
+		t.Fatalf("lookups %v", rw.Lookups)
+	}
+	l := rw.Lookups[0]
+	if l.Name != "__weir_lookup_0" || l.Table != "side" || l.TimeExpr != "s.proc_time" || l.Offset != 23 {
+		t.Errorf("lookup %+v", *l)
+	}
+	// positions after a longer replacement map back to the original text
+	st, err := ParseOne("SELECT * FROM a FULL JOIN b ON a.k = b.nope")
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := strings.Index(st.Rewritten, "b.nope")
+	if got := st.OrigOffset(off); got != strings.Index(st.Text, "b.nope") {
+		t.Errorf("offset of b.nope maps to %d, want %d", got, strings.Index(st.Text, "b.nope"))
 	}
 }

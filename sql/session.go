@@ -2,10 +2,12 @@ package sql
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pingcap/tidb/pkg/parser/ast"
 	"github.com/weirsql/weir/connectors"
@@ -27,6 +29,7 @@ type Session struct {
 var settingDefaults = map[string]string{
 	"parallelism":    "1",
 	"max-key-groups": "128",
+	"state.ttl":      "0",
 }
 
 // settingAliases maps Flink's names onto Weir's.
@@ -34,6 +37,7 @@ var settingAliases = map[string]string{
 	"parallelism.default":                     "parallelism",
 	"table.exec.resource.default-parallelism": "parallelism",
 	"pipeline.max-parallelism":                "max-key-groups",
+	"table.exec.state.ttl":                    "state.ttl",
 }
 
 // NewSession makes a session with an empty catalog.
@@ -73,6 +77,10 @@ func (s *Session) Set(key, value string) error {
 		if err != nil || n < 1 || n > 32768 {
 			return fmt.Errorf("max-key-groups must be an integer between 1 and 32768, got '%s'", value)
 		}
+	case "state.ttl":
+		if _, err := parseTTL(value); err != nil {
+			return err
+		}
 	}
 	s.settings[k] = value
 	return nil
@@ -81,7 +89,28 @@ func (s *Session) Set(key, value string) error {
 func (s *Session) options() planner.Options {
 	p, _ := strconv.Atoi(s.settings["parallelism"])
 	m, _ := strconv.Atoi(s.settings["max-key-groups"])
-	return planner.Options{Parallelism: p, MaxKeyGroups: m}
+	ttl, _ := parseTTL(s.settings["state.ttl"])
+	return planner.Options{Parallelism: p, MaxKeyGroups: m, StateTTL: ttl}
+}
+
+// parseTTL reads 'state.ttl': 0 (keep state forever) or an interval
+// ('1 h', '30 min', '90s', '3600000 ms').
+func parseTTL(v string) (time.Duration, error) {
+	v = strings.TrimSpace(v)
+	if v == "0" || v == "" {
+		return 0, nil
+	}
+	l := strings.ToLower(v)
+	for _, short := range []string{"min", "mins"} { // Flink writes '30 min'
+		if strings.HasSuffix(l, short) && !strings.HasSuffix(l, "m"+short) {
+			l = strings.TrimSuffix(l, short) + "minute"
+		}
+	}
+	ms, err := ParseInterval(l)
+	if err != nil || ms <= 0 {
+		return 0, fmt.Errorf("state.ttl must be 0 (no expiry) or a positive interval such as '1 h' or '30 min', got '%s'", v)
+	}
+	return time.Duration(ms) * time.Millisecond, nil
 }
 
 // ExecScript parses and runs every statement of text in order. It stops
@@ -360,7 +389,12 @@ func (s *Session) planStatement(st *Statement, n ast.StmtNode, collect func(*typ
 		node = planner.Optimize(node)
 		plan, err := planner.Build(node, planner.Sink{Table: connectorTable(t)}, s.options(), lookup)
 		if err != nil {
-			// at the table: most planning errors are about what it can take
+			// a planning error with a position of its own keeps it; the
+			// others point at the table: they are about what it can take
+			var se *SQLError
+			if errors.As(err, &se) {
+				return nil, se
+			}
 			return nil, st.Errorf(max(st.LocateOffset(name, 0), 0), "%v", err)
 		}
 		return plan, nil
@@ -375,11 +409,22 @@ func (s *Session) planStatement(st *Statement, n ast.StmtNode, collect func(*typ
 		node = planner.Optimize(node)
 		plan, err := planner.Build(node, planner.Sink{Collect: collect}, s.options(), lookup)
 		if err != nil {
-			return nil, st.Errorf(0, "%v", err)
+			return nil, planError(st, err)
 		}
 		return plan, nil
 	}
 	return nil, st.Errorf(0, "EXPLAIN supports SELECT and INSERT")
+}
+
+// planError positions a planning error: errors the binder already placed
+// (a join's, at its ON clause) keep their position, others point at the
+// statement.
+func planError(st *Statement, err error) error {
+	var se *SQLError
+	if errors.As(err, &se) {
+		return se
+	}
+	return st.Errorf(0, "%v", err)
 }
 
 func castable(from, to types.Type) bool {
