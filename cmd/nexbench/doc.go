@@ -2,7 +2,7 @@
 // per CPU-second and peak memory for every query of the suite, in one
 // Markdown table. Run it from the repository root:
 //
-//	go run ./cmd/nexbench [-events 1000000] [-queries q0,q5] [-parallelism 1] [-count 3]
+//	go run ./cmd/nexbench [-events 10000000] [-queries q0,q5] [-parallelism 1] [-count 3]
 //	                      [-option key=value] [-cpuprofile DIR] [-weir BIN] [-n]
 //
 // # What a run is

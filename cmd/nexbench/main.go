@@ -69,7 +69,7 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	fs.SetOutput(stderr)
 	var queries, stateful string
 	var sets multiFlag
-	fs.Int64Var(&o.events, "events", 1_000_000, "set 'nexmark.events' = `N` on every nexmark table: the stream's length, persons, auctions and bids together")
+	fs.Int64Var(&o.events, "events", 10_000_000, "set 'nexmark.events' = `N` on every nexmark table: the stream's length, persons, auctions and bids together")
 	fs.StringVar(&queries, "queries", "", "comma-separated queries to run, e.g. q0,q5 (default: every qN.sql in -dir)")
 	fs.IntVar(&o.parallelism, "parallelism", 1, "run each query with weir run --parallelism `P`")
 	fs.IntVar(&o.count, "count", 3, "runs per query; the table shows the median run by CPU time (the faster middle one for an even count)")

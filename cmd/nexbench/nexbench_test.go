@@ -111,7 +111,7 @@ func TestParseArgs(t *testing.T) {
 		t.Fatal(err)
 	}
 	if strings.Join(o.queries, ",") != "q5,q0" || len(o.set) != 1 || o.set[0] != (option{"nexmark.events-per-second", "10000"}) ||
-		o.events != 1_000_000 || o.parallelism != 1 || o.count != 3 || o.timeout != 30*time.Minute {
+		o.events != 10_000_000 || o.parallelism != 1 || o.count != 3 || o.timeout != 30*time.Minute {
 		t.Errorf("got %+v", o)
 	}
 	for _, tc := range []struct {
