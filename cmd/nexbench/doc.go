@@ -36,8 +36,11 @@
 //
 // events is N, the length of the generated stream counting persons,
 // auctions and bids (1:3:46) whichever of the three tables the query
-// reads: the Nexmark convention, so the figures of all queries count the
-// same thing (a query over bids alone reads 0.92 N rows). wall s runs
+// reads: the Nexmark convention (Flink's source generates all three), so
+// the rates of all queries count the same thing. sources and rows read say
+// what the query's plan actually reads: one entry per nexmark source (q7
+// reads bid twice) and the rows they emit, e.g. 0.92 N for one bid
+// source. wall s runs
 // from starting the child to its exit, CPU s is its user + system time:
 // both include process start-up, which the report measures separately
 // (weir run -e 'SELECT 1', about 10 ms). Each query runs -count times

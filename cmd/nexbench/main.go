@@ -162,9 +162,9 @@ func queryFiles(dir string) (names []string, paths map[string]string, err error)
 
 // queryResult is one query's runs.
 type queryResult struct {
-	name   string
-	tables []string
-	runs   []measurement
+	name    string
+	sources []source
+	runs    []measurement
 }
 
 // median is the run with the median CPU time (the faster of the two middle
@@ -246,7 +246,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		if err := os.WriteFile(files[i], []byte(s.text), 0o644); err != nil {
 			return err
 		}
-		results[i] = &queryResult{name: s.name, tables: s.tables}
+		results[i] = &queryResult{name: s.name, sources: s.sources}
 	}
 
 	h := header{

@@ -30,7 +30,7 @@ func TestNexbench(t *testing.T) {
 	t.Logf("\n%s", report)
 	for _, want := range []string{
 		"Nexmark: 20,000 events per query, parallelism 2, median of 2 runs per query by CPU time (the faster of the middle two).",
-		"(400, 1,200 and 18,400 rows)",
+		"bids (400, 1,200 and 18,400)",
 		"`weir run --parallelism 2` process",
 		"Stateful target, ≥ 100,000 events per CPU-second (q4, q5, q7, q8, q9, q18, q19, q20):",
 	} {
@@ -73,10 +73,10 @@ func TestNexbench(t *testing.T) {
 		if len(r) != len(columns) {
 			t.Fatalf("row %q: %d cells", r, len(r))
 		}
-		if r[0] != name || r[1] != "bid" || r[2] != "20,000" {
-			t.Errorf("row %q: want %s, bid, 20,000", r, name)
+		if r[0] != name || r[1] != "bid" || r[2] != "20,000" || r[3] != "18,400" {
+			t.Errorf("row %q: want %s, bid, 20,000 events, 18,400 rows read", r, name)
 		}
-		wall, perSec, cpu, perCPU, rss := num(r[3]), num(r[4]), num(r[5]), num(r[6]), num(r[7])
+		wall, perSec, cpu, perCPU, rss := num(r[4]), num(r[5]), num(r[6]), num(r[7]), num(r[8])
 		if wall <= 0 || perSec <= 0 || cpu <= 0 || perCPU <= 0 || rss <= 0 {
 			t.Errorf("row %q: figures must be positive", r)
 			continue
@@ -91,13 +91,13 @@ func TestNexbench(t *testing.T) {
 		if rss < 5 || rss > 10_000 {
 			t.Errorf("row %q: peak RSS %v MB is implausible", r, rss)
 		}
-		lo, hi, ok := strings.Cut(r[8], "–")
+		lo, hi, ok := strings.Cut(r[9], "–")
 		if !ok || num(lo) > perCPU || num(hi) < perCPU {
-			t.Errorf("row %q: the runs' range %q must hold the median %v", r, r[8], perCPU)
+			t.Errorf("row %q: the runs' range %q must hold the median %v", r, r[9], perCPU)
 		}
 		switch want := map[string][]string{"q5": {"met", "**not met**"}, "q0": {"–"}}[name]; {
-		case r[9] != want[0] && (len(want) == 1 || r[9] != want[1]):
-			t.Errorf("row %q: target column %q, want one of %q", r, r[9], want)
+		case r[10] != want[0] && (len(want) == 1 || r[10] != want[1]):
+			t.Errorf("row %q: target column %q, want one of %q", r, r[10], want)
 		}
 	}
 	if n := strings.Count(errOut.String(), " run "); n != 4 {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/weirsql/weir/connectors/nexmark"
 	wsql "github.com/weirsql/weir/sql"
 	"github.com/weirsql/weir/sql/types"
 )
@@ -25,6 +26,13 @@ type benchScript struct {
 	text    string   // the script the child process runs
 	explain string   // EXPLAIN of the benchmark's INSERT
 	tables  []string // the nexmark tables, as declared
+	sources []source // the plan's nexmark sources
+}
+
+// source is one nexmark source of a benchmark's plan.
+type source struct {
+	table string
+	kind  nexmark.Kind
 }
 
 var (
@@ -51,7 +59,7 @@ type edit struct {
 // may run. Everything else in the file, comments included, is kept byte for
 // byte. The result is checked in this process: it parses, every nexmark
 // table carries the options, and the INSERT plans at the given parallelism
-// (its EXPLAIN is kept).
+// (its EXPLAIN and its nexmark sources are kept).
 func prepare(name, text string, set []option, parallelism int) (*benchScript, error) {
 	stmts, err := wsql.Parse(text)
 	if err != nil {
@@ -121,11 +129,40 @@ func prepare(name, text string, set []option, parallelism int) (*benchScript, er
 	if len(b.tables) == 0 {
 		return nil, fmt.Errorf("%s: no table with 'connector' = 'nexmark'", name)
 	}
-	rec = &recorder{}
-	if err := s.ExecScript(context.Background(), sink+"EXPLAIN INSERT INTO "+sinkTable+"\n"+last.Text, rec); err != nil {
+	if err := s.ExecScript(context.Background(), sink, rec); err != nil {
+		return nil, fmt.Errorf("%s: the benchmark's sink: %v", name, err)
+	}
+	ins, err := wsql.ParseOne("INSERT INTO " + sinkTable + "\n" + last.Text)
+	if err != nil {
 		return nil, fmt.Errorf("%s: the benchmark's INSERT: %v", name, err)
 	}
-	b.explain = strings.Join(rec.text, "\n")
+	plan, err := s.PlanInsert(ins)
+	if err != nil {
+		return nil, fmt.Errorf("%s: the benchmark's INSERT: %v", name, err)
+	}
+	b.explain = plan.Explain()
+	// The sources the job will run: a table read twice (q7) is two.
+	for _, n := range plan.Nodes {
+		if n.Op != "Source" {
+			continue
+		}
+		for _, d := range n.Details {
+			tn, ok := strings.CutPrefix(d, "table=")
+			if !ok {
+				continue
+			}
+			if t, ok := s.Catalog().Table(tn); ok && strings.EqualFold(t.Options["connector"], "nexmark") {
+				k, ok := nexmark.ParseKind(strings.TrimSpace(t.Options[nexmark.OptTable]))
+				if !ok {
+					return nil, fmt.Errorf("%s: table %s: bad '%s'", name, tn, nexmark.OptTable)
+				}
+				b.sources = append(b.sources, source{table: t.Name, kind: k})
+			}
+		}
+	}
+	if len(b.sources) == 0 {
+		return nil, fmt.Errorf("%s: the plan reads no nexmark table", name)
+	}
 	if _, err := wsql.Parse(b.text); err != nil { // the child parses the whole text first
 		return nil, fmt.Errorf("%s: the benchmark script: %v", name, err)
 	}

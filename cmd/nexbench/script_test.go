@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/weirsql/weir/connectors/nexmark"
 	wsql "github.com/weirsql/weir/sql"
 )
 
@@ -45,8 +46,8 @@ func TestPrepare(t *testing.T) {
 	if strings.Contains(b.text, "20000") || strings.Contains(b.text, `"100"`) {
 		t.Errorf("old values left:\n%s", b.text)
 	}
-	if len(b.tables) != 1 || b.tables[0] != "bid" {
-		t.Errorf("tables %q", b.tables)
+	if len(b.tables) != 1 || b.tables[0] != "bid" || len(b.sources) != 1 || b.sources[0] != (source{"bid", nexmark.BidKind}) {
+		t.Errorf("tables %q, sources %v", b.tables, b.sources)
 	}
 	if !strings.Contains(b.explain, "Sink#") || !strings.Contains(b.explain, "parallelism=2") || !strings.Contains(b.explain, "blackhole") {
 		t.Errorf("explain:\n%s", b.explain)
@@ -111,6 +112,12 @@ func TestPrepareSuite(t *testing.T) {
 		}
 		if n := strings.Count(b.text, "'nexmark.events' = '777'"); n != len(b.tables) || n == 0 {
 			t.Errorf("%s: %d tables, events set %d times", q, len(b.tables), n)
+		}
+		if len(b.sources) < len(b.tables) {
+			t.Errorf("%s: %d nexmark sources for %d tables", q, len(b.sources), len(b.tables))
+		}
+		if q == "q7" && (len(b.sources) != 2 || b.sources[0].kind != nexmark.BidKind || b.sources[1].kind != nexmark.BidKind) {
+			t.Errorf("q7 reads bid twice: sources %v", b.sources)
 		}
 	}
 }
