@@ -21,8 +21,9 @@ import (
 type Options struct {
 	Parallelism  int // default operator parallelism (SET parallelism = n)
 	MaxKeyGroups int
-	// StateTTL, when positive, expires the rows a regular join keeps
-	// this long after they were last written ('table.exec.state.ttl').
+	// StateTTL, when positive, expires the rows a regular join keeps and
+	// the groups of a non-windowed GROUP BY this long after they were last
+	// written ('table.exec.state.ttl').
 	StateTTL time.Duration
 }
 
@@ -315,17 +316,22 @@ func (b *builder) build(n Node) (*PNode, error) {
 			par = 1
 		}
 		p := b.add(&PNode{Op: "GroupAggregate", Parallelism: par, Schema: &t.Sch, Changelog: true,
-			State: "accumulators per key (kept until TTL; no TTL yet)"})
+			State: "accumulators per key (kept until TTL: 'table.exec.state.ttl' is not set)"})
 		if len(t.Keys) > 0 {
 			p.Details = append(p.Details, "keys=["+colNames(in.Schema, t.Keys)+"]")
 		}
 		p.Details = append(p.Details, "aggs=["+aggString(t.Aggs, in.Schema)+"]")
+		ttl := b.opts.StateTTL
+		if ttl > 0 {
+			p.Details = append(p.Details, "ttl="+fmtDur(ttl.Milliseconds()))
+			p.State = "accumulators per key, expiring " + fmtDur(ttl.Milliseconds()) + " after their last write"
+		}
 		keys := t.Keys
 		if keys == nil {
 			keys = []int{}
 		}
 		p.Inputs = []PEdge{b.edgeTo(in, p, keys)}
-		cfg := exec.GroupAggConfig{Keys: t.Keys, Aggs: t.Aggs, InputUpdating: in.Changelog}
+		cfg := exec.GroupAggConfig{Keys: t.Keys, Aggs: t.Aggs, InputUpdating: in.Changelog, TTL: ttl}
 		p.operator = func(tc *exec.TaskContext) (exec.Operator, error) {
 			c := cfg
 			c.MaxKeyGroups = tc.MaxKeyGroups
