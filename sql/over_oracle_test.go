@@ -49,6 +49,15 @@ var overOracleCases = func() []oracleCase {
 		  FROM (SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY p, id % 7 ORDER BY ts DESC) AS rn FROM t) WHERE rn = 1)`),
 		same("over_top_n_unbounded", `SELECT id, p, x, COUNT(*) OVER (PARTITION BY p ORDER BY ts ROWS UNBOUNDED PRECEDING) AS c
 		  FROM (SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY p ORDER BY x DESC, id) AS rn FROM t) WHERE rn <= 4)`),
+		// an event-time OVER keeps the event time: a window over its result
+		// (re-partitioned, so the watermark crosses an exchange)
+		{name: "window_over_event_time_over",
+			weir: `SELECT TUMBLE_START(ts, INTERVAL '10' SECOND) AS w, g, SUM(s), COUNT(*) FROM (
+			  SELECT x % 3 AS g, ts, SUM(x) OVER (PARTITION BY p ORDER BY ts ROWS 3 PRECEDING) AS s FROM t)
+			  GROUP BY g, TUMBLE(ts, INTERVAL '10' SECOND)`,
+			sqlite: `SELECT ts - ts % 10000 AS w, g, SUM(s), COUNT(*) FROM (
+			  SELECT x % 3 AS g, ts, SUM(x) OVER (PARTITION BY p ORDER BY ts ROWS 3 PRECEDING) AS s FROM t)
+			  GROUP BY w, g`},
 		// an OVER result aggregated again
 		same("aggregate_over_over", `SELECT p, SUM(s), COUNT(*), MAX(s) FROM (SELECT p, SUM(x) OVER (PARTITION BY p ORDER BY x, id ROWS 3 PRECEDING) AS s FROM t) GROUP BY p`),
 	}
