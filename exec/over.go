@@ -139,8 +139,9 @@ type OverAgg struct {
 	parts  map[string]*overPart
 	keyBuf []byte
 	wm     int64
-	timers overTimers // OverEventTime: one per waiting row
-	round  uint64     // OnWatermark calls that fired rows (overPart.fired)
+	timers overTimers  // OverEventTime: one per waiting row
+	round  uint64      // OnWatermark calls that fired rows (overPart.fired)
+	ready  []types.Row // scratch: a firing partition's rows
 
 	// the current mini-batch (OverUpdating)
 	touched []*overPart
@@ -479,7 +480,7 @@ func (o *OverAgg) OnWatermark(wm int64, out Emitter) error {
 // fire computes p's waiting rows at or below wm, in order.
 func (o *OverAgg) fire(p *overPart, wm int64, out Emitter) error {
 	o.change(p)
-	ready := p.pending[:0:0]
+	ready := o.ready[:0]
 	keep := p.pending[:0]
 	for _, r := range p.pending {
 		if r[o.timeCol].I <= wm {
@@ -517,6 +518,8 @@ func (o *OverAgg) fire(p *overPart, wm int64, out Emitter) error {
 		}
 		i = j
 	}
+	clear(ready)
+	o.ready = ready[:0]
 	return nil
 }
 
