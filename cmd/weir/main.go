@@ -28,6 +28,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -248,6 +249,7 @@ type runOptions struct {
 	inline      string // the -e script
 	hasInline   bool   // -e was given
 	file        string // FILE, "-" for stdin; "" with -e
+	cpuprofile  string // write a CPU profile of the run here; "" = none
 	ck          ckOptions
 }
 
@@ -262,6 +264,7 @@ func parseRunArgs(args []string, terminal bool) (runOptions, error) {
 	fs.StringVar(&o.format, "format", "", "")
 	fs.IntVar(&o.parallelism, "parallelism", 0, "")
 	fs.StringVar(&o.inline, "e", "", "")
+	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "")
 	o.ck.register(fs)
 
 	var pos []string
@@ -366,6 +369,19 @@ func cmdRun(ctx context.Context, args []string, e *env) int {
 		return exitUsage
 	}
 
+	if o.cpuprofile != "" {
+		stop, err := startCPUProfile(o.cpuprofile)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "weir run: --cpuprofile: %v\n", err)
+			return exitError
+		}
+		defer func() {
+			if err := stop(); err != nil {
+				fmt.Fprintf(e.stderr, "weir run: --cpuprofile: %v\n", err)
+			}
+		}()
+	}
+
 	s := sql.NewSession()
 	if o.parallelism > 0 {
 		if err := s.Set("parallelism", strconv.Itoa(o.parallelism)); err != nil {
@@ -457,6 +473,23 @@ func statusPrinter(w io.Writer) exec.StatusFunc {
 	}
 }
 
+// startCPUProfile starts the CPU profiler writing to path; stop ends the
+// profile and closes the file.
+func startCPUProfile(path string) (stop func() error, err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		return f.Close()
+	}, nil
+}
+
 func runHelp() string {
 	return `Usage:
   weir run [flags] FILE.sql
@@ -474,6 +507,8 @@ Flags (- and -- are equivalent; flags may also follow FILE):
                       prints 2)
   --parallelism N     default parallelism of jobs (as SET 'parallelism' = 'N')
   -e SQL              run SQL given on the command line instead of a file
+  --cpuprofile FILE   write a CPU profile of the whole run to FILE, for
+                      go tool pprof (the binary, then FILE)
 
 Checkpoints (for INSERT INTO jobs; see README "Checkpoints and recovery"):
   --checkpoint-dir DIR          take checkpoints into DIR (local or shared

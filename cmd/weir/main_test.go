@@ -30,6 +30,7 @@ func TestParseRunArgs(t *testing.T) {
 		{[]string{"--", "-odd.sql"}, true, runOptions{format: TerminalFormat, file: "-odd.sql"}},
 		{[]string{"-e", "SELECT 1", "--format", "plain"}, true, runOptions{format: FormatPlain, inline: "SELECT 1", hasInline: true}},
 		{[]string{"-e", ""}, true, runOptions{format: TerminalFormat, hasInline: true}},
+		{[]string{"--cpuprofile", "cpu.pprof", "job.sql"}, false, runOptions{format: PipedFormat, file: "job.sql", cpuprofile: "cpu.pprof"}},
 	} {
 		got, err := parseRunArgs(tc.args, tc.terminal)
 		if err != nil {
@@ -151,6 +152,26 @@ func TestRunInProcess(t *testing.T) {
 	}
 	if _, errOut, code := weir(t, "", "run", "--parallelism", "100000", "-e", "SELECT 1"); code != exitUsage || !strings.HasPrefix(errOut, "weir run: --parallelism: ") {
 		t.Errorf("parallelism refused by the session: exit %d %q", code, errOut)
+	}
+}
+
+// --cpuprofile writes a CPU profile of the run (gzip-compressed protobuf);
+// a path that cannot be created is a runtime error before anything runs.
+func TestRunCPUProfile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cpu.pprof")
+	if out, errOut, code := weir(t, "", "run", "--format", "plain", "--cpuprofile", path, "-e", "SELECT 1 + 1"); out != "2\n" || code != exitOK {
+		t.Fatalf("stdout %q stderr %q exit %d", out, errOut, code)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+		t.Fatalf("profile is not gzip data: %d bytes", len(b))
+	}
+	bad := filepath.Join(t.TempDir(), "no", "such", "dir", "cpu.pprof")
+	if out, errOut, code := weir(t, "", "run", "--cpuprofile", bad, "-e", "SELECT 1"); code != exitError || out != "" || !strings.HasPrefix(errOut, "weir run: --cpuprofile: ") {
+		t.Fatalf("bad path: stdout %q stderr %q exit %d", out, errOut, code)
 	}
 }
 
