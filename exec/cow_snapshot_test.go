@@ -347,6 +347,16 @@ func TestCopyOnWriteSnapshots(t *testing.T) {
 			return op
 		}
 	}
+	over := func(cfg OverConfig) func() CopyOnWriteSnapshotter {
+		return func() CopyOnWriteSnapshotter {
+			cfg.Width, cfg.Aggs = 3, aggs
+			op, err := NewOverAgg(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return op
+		}
+	}
 	// Top-N rows carry arrival numbers; the canonical form numbers them by
 	// rank, which is the order they stand for
 	topnCanon := func(v string) string {
@@ -377,6 +387,11 @@ func TestCopyOnWriteSnapshots(t *testing.T) {
 		{"topn-updating", topn(TopNConfig{Partition: []int{0}, Order: []SortKey{{Col: 2}}, Lo: 2, Hi: 4, InputUpdating: true}), true, topnCanon},
 		{"topn-window", topn(TopNConfig{Mode: TopNWindow, Partition: []int{0, 1}, WindowEnd: 1, Order: []SortKey{{Col: 2}}, Lo: 1, Hi: 2}), false, topnCanon},
 		{"dedup-first", topn(TopNConfig{Mode: TopNKeepFirst, Partition: []int{0}, Order: []SortKey{{Col: 1}}, TimeCol: 1, Lo: 1, Hi: 1}), false, topnCanon},
+		{"over-event", over(OverConfig{Mode: OverEventTime, Partition: []int{0}, Order: []SortKey{{Col: 1}}, TimeCol: 1, Preceding: 3}), false, nil},
+		{"over-event-range", over(OverConfig{Mode: OverEventTime, Partition: []int{0}, Order: []SortKey{{Col: 1}}, TimeCol: 1, Preceding: -1, Range: true}), false, nil},
+		{"over-proctime", over(OverConfig{Mode: OverProcTime, Partition: []int{0}, Order: []SortKey{{Col: 1}}, Preceding: -1}), false, nil},
+		{"over-updating", over(OverConfig{Mode: OverUpdating, Partition: []int{0}, Order: []SortKey{{Col: 2, Desc: true}}, Preceding: 2, InputUpdating: true}), true, nil},
+		{"over-updating-range", over(OverConfig{Mode: OverUpdating, Partition: []int{0}, Order: []SortKey{{Col: 2}}, Preceding: -1, Range: true, InputUpdating: true}), true, nil},
 		{"group", func() CopyOnWriteSnapshotter {
 			g, err := NewGroupAgg(GroupAggConfig{Keys: []int{0}, InputUpdating: true,
 				Aggs: []AggCall{{Kind: AggCountStar, Arg: -1}, {Kind: AggSum, Arg: 2, ArgType: types.TBigInt}}})

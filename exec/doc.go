@@ -15,7 +15,9 @@
 // Operators: Calc (filter and projection), WindowAgg, GroupAgg, the joins
 // — Join (regular, with a changelog and a state TTL), IntervalJoin,
 // WindowJoin and LookupJoin (join.go, interval_join.go, window_join.go,
-// lookup_join.go; their checkpointed state in join_state.go) — and
+// lookup_join.go; their checkpointed state in join_state.go), TopN (Top-N
+// and deduplication, topn.go), OverAgg (aggregates OVER a window of rows,
+// over.go; state in topn_state.go and over_state.go) — and
 // ProcTimeWindow. A join has two inputs (0 left, 1 right): the runtime
 // merges both into one channel and aligns their barriers like any other
 // subtask's inputs; Process is told which input a batch came from.

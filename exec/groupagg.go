@@ -26,11 +26,20 @@
 // State: map from the compact key encoding (appendGroupKey) to the group:
 // key values, accumulators, row count and the last emitted aggregate values
 // (kept separately from the emitted rows, which belong to downstream).
+//
+// State TTL (TTL > 0, 'table.exec.state.ttl'): a group not written (a row
+// added or retracted) for TTL of processing time is dropped without any
+// output, as Flink's idle state retention does: its last row stays
+// downstream, and a later row for the key starts a new group, emitted as
+// +I; a retraction for it is ignored. Expiry happens when the key is
+// touched and in OnTick, which sweeps a queue holding each group at most
+// once. After a restore the TTL of every restored group starts again.
 package exec
 
 import (
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/weirsql/weir/sql/types"
 )
@@ -43,6 +52,11 @@ type GroupAggConfig struct {
 	// MaxKeyGroups is the job's number of key groups, for state keys
 	// (default DefaultMaxKeyGroups).
 	MaxKeyGroups int
+	// TTL, when positive, drops groups idle that long (see the file
+	// comment). Now is the processing-time clock in ms (default: the
+	// wall clock).
+	TTL time.Duration
+	Now func() int64
 }
 
 // GroupAgg is the non-windowed aggregate operator. See the file comment.
@@ -60,6 +74,13 @@ type GroupAgg struct {
 
 	maxGroups int
 	ck        groupAggState // groupagg_state.go
+
+	ttl  int64 // ms; 0: none
+	now  func() int64
+	ttlQ []ttlItem // see OnTick
+
+	ttlHead int
+	expired int64 // groups dropped by the TTL
 }
 
 var _ Operator = (*GroupAgg)(nil)
@@ -73,6 +94,8 @@ type aggGroup struct {
 	emitted bool
 	touched bool
 	kg      uint16
+	written int64 // processing time of the last write (TTL)
+	queued  bool  // in ttlQ
 	// checkpointing (groupagg_state.go)
 	ck   groupCk
 	idx  int32 // position in ck.all
@@ -102,6 +125,16 @@ func NewGroupAgg(cfg GroupAggConfig) (*GroupAgg, error) {
 	if g.maxGroups <= 0 {
 		g.maxGroups = DefaultMaxKeyGroups
 	}
+	if cfg.TTL < 0 {
+		return nil, fmt.Errorf("group aggregation: negative state TTL %v", cfg.TTL)
+	}
+	if cfg.TTL > 0 {
+		g.ttl = max(cfg.TTL.Milliseconds(), 1)
+		g.now = cfg.Now
+		if g.now == nil {
+			g.now = func() int64 { return time.Now().UnixMilli() }
+		}
+	}
 	g.out.init(len(cfg.Keys)+len(calls), 0)
 	return g, nil
 }
@@ -115,9 +148,20 @@ func (g *GroupAgg) Process(_ int, b *types.Batch, out Emitter) error {
 			}
 		}
 	}
+	var now int64
+	if g.ttl > 0 {
+		now = g.now()
+	}
 	for i, row := range b.Rows {
 		g.keyBuf = appendGroupKey(g.keyBuf[:0], row, g.keys)
 		grp := g.groups[string(g.keyBuf)]
+		if grp != nil && g.ttl > 0 && !grp.dead && !grp.touched && now-grp.written >= g.ttl {
+			g.expire(grp)
+			grp = g.groups[string(g.keyBuf)] // nil unless kept for a capture
+		}
+		if grp != nil && g.ttl > 0 {
+			grp.written = now
+		}
 		if b.Kind(i).IsRetract() {
 			if grp == nil || grp.rows <= 0 || grp.dead {
 				continue
@@ -130,8 +174,13 @@ func (g *GroupAgg) Process(_ int, b *types.Batch, out Emitter) error {
 		switch {
 		case grp == nil:
 			grp = g.newGroup(row)
+			grp.written = now
 		case grp.dead:
 			g.revive(grp)
+		}
+		if g.ttl > 0 && !grp.queued {
+			grp.queued = true
+			g.ttlQ = append(g.ttlQ, ttlItem{grp: grp, at: now})
 		}
 		g.touch(grp)
 		g.agg.add(grp.accs, row)
@@ -163,6 +212,71 @@ func (g *GroupAgg) newGroup(row types.Row) *aggGroup {
 	g.addGroup(grp)
 	return grp
 }
+
+// expire drops a group whose TTL ended, without output.
+func (g *GroupAgg) expire(grp *aggGroup) {
+	if g.ck.track {
+		g.markDirty(grp) // a captured value is written first
+	}
+	grp.dead = true
+	g.expired++
+	if !g.ck.track {
+		g.removeGroup(grp)
+	} // else the capture that writes its deletion removes it
+}
+
+// TickInterval implements Ticker: the TTL sweep runs a few times per TTL
+// (at most once a second); without a TTL there are no ticks.
+func (g *GroupAgg) TickInterval() time.Duration {
+	if g.ttl <= 0 {
+		return 0
+	}
+	return min(max(time.Duration(g.ttl)*time.Millisecond/4, 10*time.Millisecond), time.Second)
+}
+
+// OnTick implements Ticker: it drops the groups whose TTL has passed. The
+// queue holds each group once, at the time of the write that queued it; a
+// group written since goes back in at its last write. The queue is in
+// time order but for those, which can only delay an expiry, never bring
+// one forward.
+func (g *GroupAgg) OnTick(Emitter) error {
+	if g.ttl <= 0 {
+		return nil
+	}
+	now := g.now()
+	for g.ttlHead < len(g.ttlQ) {
+		it := g.ttlQ[g.ttlHead]
+		if now-it.at < g.ttl {
+			break
+		}
+		g.ttlQ[g.ttlHead] = ttlItem{}
+		g.ttlHead++
+		grp := it.grp
+		switch {
+		case grp.dead || g.groups[grp.key] != grp: // emptied, expired when touched, or removed
+			grp.queued = false
+		case now-grp.written >= g.ttl:
+			grp.queued = false
+			g.expire(grp)
+		default:
+			g.ttlQ = append(g.ttlQ, ttlItem{grp: grp, at: grp.written})
+		}
+	}
+	if g.ttlHead > 1024 && g.ttlHead > len(g.ttlQ)/2 {
+		n := copy(g.ttlQ, g.ttlQ[g.ttlHead:])
+		clear(g.ttlQ[n:])
+		g.ttlQ, g.ttlHead = g.ttlQ[:n], 0
+	}
+	return nil
+}
+
+type ttlItem struct {
+	grp *aggGroup
+	at  int64
+}
+
+// ExpiredGroups is how many groups the state TTL dropped.
+func (g *GroupAgg) ExpiredGroups() int64 { return g.expired }
 
 func (g *GroupAgg) touch(grp *aggGroup) {
 	if !grp.touched {

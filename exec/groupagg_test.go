@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/weirsql/weir/sql/types"
 )
@@ -249,4 +250,86 @@ func BenchmarkGroupAggCountSum(b *testing.B) {
 		i++
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(i*batchSize), "ns/row")
+}
+
+// TestGroupAggStateTTL: with a TTL, a group not written for that long is
+// dropped without output, by the sweep (OnTick) or when its key comes
+// back; a later row starts a new group (+I), a retraction for a dropped
+// group is ignored; a write keeps a group alive; a checkpoint capture
+// writes the dropped group's deletion.
+func TestGroupAggStateTTL(t *testing.T) {
+	var now int64
+	op, err := NewGroupAgg(GroupAggConfig{Keys: []int{0}, InputUpdating: true,
+		Aggs: []AggCall{{Kind: AggCountStar, Arg: -1}, {Kind: AggSum, Arg: 1, ArgType: types.TBigInt}},
+		TTL:  100 * time.Millisecond, Now: func() int64 { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	op.TrackChanges()
+	var out aggCollector
+	step := func(at int64, in []string, want ...string) {
+		t.Helper()
+		now = at
+		if in == nil {
+			if err := op.OnTick(&out); err != nil {
+				t.Fatal(err)
+			}
+		} else if err := op.Process(0, gaParse(t, in), &out); err != nil {
+			t.Fatal(err)
+		}
+		if got := out.take(); !slices.Equal(got, want) {
+			t.Fatalf("at %d %v:\n got %s\nwant %s", at, in, strings.Join(got, "\n     "), strings.Join(want, "\n     "))
+		}
+	}
+	capture := func() map[string]string {
+		var log stateLog
+		if err := op.CaptureState(1, false, &log); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := op.ContinueSnapshot(0); err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]string{"": ""} // so that a deletion has something to show
+		for _, o := range log.ops {
+			if o.del {
+				m[o.key] = "deleted"
+			} else {
+				m[o.key] = "put"
+			}
+		}
+		return m
+	}
+	step(0, []string{"+I a 1"}, "+I a,1,1")
+	step(50, []string{"+I b 2", "+I c 3"}, "+I b,1,2", "+I c,1,3")
+	if m := capture(); len(m) != 4 {
+		t.Fatalf("first capture: %v", m)
+	}
+	step(90, []string{"+I b 5"}, "-U b,1,2", "+U b,2,7") // b stays alive
+	step(120, nil)                                       // a expires (written at 0), silently
+	if n := op.ExpiredGroups(); n != 1 {
+		t.Fatalf("%d groups expired at 120, want 1 (a)", n)
+	}
+	m := capture()
+	var deleted, put int
+	for _, v := range m {
+		switch v {
+		case "deleted":
+			deleted++
+		case "put":
+			put++
+		}
+	}
+	if deleted != 1 || put != 1 { // a's deletion, b's new value
+		t.Fatalf("capture after the expiry: %v", m)
+	}
+	step(130, []string{"+I a 4"}, "+I a,1,4")           // a new group, not an update
+	step(160, []string{"-D c 3"})                       // c was written at 50: expired when touched, retraction ignored
+	step(170, []string{"+I c 9"}, "+I c,1,9")           // a new c
+	step(200, nil)                                      // b (90) and a (130) and c (170) are fresh enough
+	step(195+100, nil)                                  // b expires (90 + 100 <= 295)
+	step(300, []string{"+I b 1"}, "+I b,1,1")           // a new b
+	step(400, []string{"-U a 4", "+U a 6"}, "+I a,1,6") // a expired (130): the retraction is ignored, a new group
+	if n := op.ExpiredGroups(); n < 4 {
+		t.Fatalf("%d groups expired, want at least 4", n)
+	}
 }

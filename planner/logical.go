@@ -1,6 +1,8 @@
 package planner
 
 import (
+	"fmt"
+
 	"github.com/weirsql/weir/connectors"
 	"github.com/weirsql/weir/exec"
 	"github.com/weirsql/weir/sql/expr"
@@ -95,6 +97,55 @@ type Rank struct {
 	Sch       types.Schema
 }
 
+// Over is aggregate functions OVER (PARTITION BY ... ORDER BY ... frame):
+// COUNT, SUM, AVG, MIN, MAX over the rows of a partition up to the current
+// row, all calls over the same window. Output: the input columns, then one
+// column per call. OverPlan says which mode runs it.
+type Over struct {
+	Input     Node
+	Partition []int
+	Order     []exec.SortKey
+	// Preceding is n of ROWS BETWEEN n PRECEDING AND CURRENT ROW, -1 for
+	// UNBOUNDED PRECEDING; Range: RANGE BETWEEN UNBOUNDED PRECEDING AND
+	// CURRENT ROW (the row's peers are in its frame).
+	Preceding int64
+	Range     bool
+	Aggs      []exec.AggCall
+	// OrderTime says whether the only ORDER BY key, ascending, is a time
+	// attribute.
+	OrderTime TimeAttr
+	Sch       types.Schema
+	// Errorf reports a problem at the OVER's place in the SQL text (nil: a
+	// plain error).
+	Errorf func(format string, args ...any) error
+}
+
+// OverPlan is how an Over runs over an input that is (or is not) a
+// changelog:
+//
+//	ORDER BY the event-time column ASC, append-only input   event-time, append-only
+//	ORDER BY PROCTIME() ASC, append-only input               processing-time, append-only
+//	ORDER BY PROCTIME() over an updating input               refused
+//	anything else                                            updating
+func OverPlan(o *Over, inputUpdating bool) (exec.OverMode, error) {
+	switch {
+	case o.OrderTime == ProcTime && inputUpdating:
+		return 0, o.errorf("an OVER window ordered by PROCTIME() needs an append-only input; this one is updating (a retraction could not find its row's processing time)")
+	case o.OrderTime == ProcTime:
+		return exec.OverProcTime, nil
+	case o.OrderTime == EventTime && !inputUpdating:
+		return exec.OverEventTime, nil
+	}
+	return exec.OverUpdating, nil
+}
+
+func (o *Over) errorf(format string, args ...any) error {
+	if o.Errorf != nil {
+		return o.Errorf(format, args...)
+	}
+	return fmt.Errorf(format, args...)
+}
+
 // TimeAttr is the kind of time a column carries.
 type TimeAttr uint8
 
@@ -179,6 +230,7 @@ func (n *Union) Schema() *types.Schema     { return n.Inputs[0].Schema() }
 func (n *Join) Schema() *types.Schema      { return &n.Sch }
 func (n *Sort) Schema() *types.Schema      { return n.Input.Schema() }
 func (n *Rank) Schema() *types.Schema      { return &n.Sch }
+func (n *Over) Schema() *types.Schema      { return &n.Sch }
 
 func (n *Scan) Children() []Node      { return nil }
 func (n *Values) Children() []Node    { return nil }
@@ -190,6 +242,7 @@ func (n *Union) Children() []Node     { return n.Inputs }
 func (n *Join) Children() []Node      { return []Node{n.Left, n.Right} }
 func (n *Sort) Children() []Node      { return []Node{n.Input} }
 func (n *Rank) Children() []Node      { return []Node{n.Input} }
+func (n *Over) Children() []Node      { return []Node{n.Input} }
 
 func (*Scan) node()      {}
 func (*Values) node()    {}
@@ -201,6 +254,7 @@ func (*Union) node()     {}
 func (*Join) node()      {}
 func (*Sort) node()      {}
 func (*Rank) node()      {}
+func (*Over) node()      {}
 
 // Updating reports whether n's output is a changelog (contains -U/+U/-D).
 func Updating(n Node) bool {
@@ -214,6 +268,9 @@ func Updating(n Node) bool {
 	case *Rank:
 		mode, _, _ := RankPlan(t, Updating(t.Input))
 		return mode == exec.TopNUnbounded
+	case *Over:
+		mode, err := OverPlan(t, Updating(t.Input))
+		return err != nil || mode == exec.OverUpdating
 	case *Join:
 		// outer joins retract padded rows; interval and window joins
 		// (append-only) are only recognised when the physical plan is built

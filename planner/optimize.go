@@ -16,8 +16,8 @@ import (
 //     non-trivial expression would be computed twice;
 //   - projection pushdown: a Scan reads only the columns used above it,
 //     so connectors decode and generate less; a Rank whose rank number
-//     nothing reads is marked RankUnused (no Filter moves below a Rank:
-//     it would change the ranks);
+//     nothing reads is marked RankUnused (no Filter moves below a Rank
+//     or an Over: it would change the ranks or the frames);
 //   - joins: a WHERE over an inner join becomes part of its condition; a
 //     condition (ON or WHERE) that reads one input only moves below the
 //     join onto that input when the result stays the same (see
@@ -100,6 +100,11 @@ func rewrite(n Node) Node {
 		return &c
 	case *Rank:
 		// a Filter above a Rank stays there: below, it would change the ranks
+		c := *t
+		c.Input = rewrite(t.Input)
+		return &c
+	case *Over:
+		// likewise above an Over: below, it would change the frames
 		c := *t
 		c.Input = rewrite(t.Input)
 		return &c
@@ -398,6 +403,25 @@ func prune(n Node, need []bool) Node {
 		}
 		if t.Window {
 			inNeed[t.WindowEnd] = true
+		}
+		c.Input = prune(t.Input, inNeed)
+		return &c
+	case *Over:
+		c := *t
+		inNeed := make([]bool, len(t.Input.Schema().Cols))
+		for i := range inNeed {
+			inNeed[i] = need == nil || need[i]
+		}
+		for _, k := range t.Partition {
+			inNeed[k] = true
+		}
+		for _, k := range t.Order {
+			inNeed[k.Col] = true
+		}
+		for _, a := range t.Aggs {
+			if a.Arg >= 0 {
+				inNeed[a.Arg] = true
+			}
 		}
 		c.Input = prune(t.Input, inNeed)
 		return &c

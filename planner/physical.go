@@ -21,15 +21,16 @@ import (
 type Options struct {
 	Parallelism  int // default operator parallelism (SET parallelism = n)
 	MaxKeyGroups int
-	// StateTTL, when positive, expires the rows a regular join keeps
-	// this long after they were last written ('table.exec.state.ttl').
+	// StateTTL, when positive, expires the rows a regular join keeps and
+	// the groups of a non-windowed GROUP BY this long after they were last
+	// written ('table.exec.state.ttl').
 	StateTTL time.Duration
 }
 
 // PNode is one operator of the physical DAG.
 type PNode struct {
 	ID          int
-	Op          string // Source, Calc, WindowAggregate, GroupAggregate, TopN, WindowTopN, Deduplicate, Join, IntervalJoin, WindowJoin, LookupJoin, Union, Values, Sink, Collect
+	Op          string // Source, Calc, WindowAggregate, GroupAggregate, TopN, WindowTopN, Deduplicate, OverAggregate, Join, IntervalJoin, WindowJoin, LookupJoin, Union, Values, Sink, Collect
 	Parallelism int
 	Inputs      []PEdge
 	Changelog   bool   // output carries -U/+U/-D rows
@@ -315,17 +316,22 @@ func (b *builder) build(n Node) (*PNode, error) {
 			par = 1
 		}
 		p := b.add(&PNode{Op: "GroupAggregate", Parallelism: par, Schema: &t.Sch, Changelog: true,
-			State: "accumulators per key (kept until TTL; no TTL yet)"})
+			State: "accumulators per key (kept until TTL: 'table.exec.state.ttl' is not set)"})
 		if len(t.Keys) > 0 {
 			p.Details = append(p.Details, "keys=["+colNames(in.Schema, t.Keys)+"]")
 		}
 		p.Details = append(p.Details, "aggs=["+aggString(t.Aggs, in.Schema)+"]")
+		ttl := b.opts.StateTTL
+		if ttl > 0 {
+			p.Details = append(p.Details, "ttl="+fmtDur(ttl.Milliseconds()))
+			p.State = "accumulators per key, expiring " + fmtDur(ttl.Milliseconds()) + " after their last write"
+		}
 		keys := t.Keys
 		if keys == nil {
 			keys = []int{}
 		}
 		p.Inputs = []PEdge{b.edgeTo(in, p, keys)}
-		cfg := exec.GroupAggConfig{Keys: t.Keys, Aggs: t.Aggs, InputUpdating: in.Changelog}
+		cfg := exec.GroupAggConfig{Keys: t.Keys, Aggs: t.Aggs, InputUpdating: in.Changelog, TTL: ttl}
 		p.operator = func(tc *exec.TaskContext) (exec.Operator, error) {
 			c := cfg
 			c.MaxKeyGroups = tc.MaxKeyGroups
@@ -352,6 +358,8 @@ func (b *builder) build(n Node) (*PNode, error) {
 		return p, nil
 	case *Rank:
 		return b.buildRank(t)
+	case *Over:
+		return b.buildOver(t)
 	case *Join:
 		return b.buildJoin(t)
 	case *Sort:
@@ -438,6 +446,92 @@ func (b *builder) buildRank(t *Rank) (*PNode, error) {
 			c.Late = func(types.Row) error { late.Add(1); return nil }
 		}
 		return exec.NewTopN(c)
+	}
+	return p, nil
+}
+
+// buildOver plans aggregates OVER a window (OverPlan).
+func (b *builder) buildOver(t *Over) (*PNode, error) {
+	in, err := b.build(t.Input)
+	if err != nil {
+		return nil, err
+	}
+	mode, err := OverPlan(t, in.Changelog)
+	if err != nil {
+		return nil, err
+	}
+	par := b.opts.Parallelism
+	if len(t.Partition) == 0 {
+		par = 1
+	}
+	p := b.add(&PNode{Op: "OverAggregate", Parallelism: par, Schema: &t.Sch, Changelog: mode == exec.OverUpdating})
+	if len(t.Partition) > 0 {
+		p.Details = append(p.Details, "partition=["+colNames(in.Schema, t.Partition)+"]")
+	}
+	order := make([]string, len(t.Order))
+	for i, k := range t.Order {
+		order[i] = in.Schema.Cols[k.Col].Name
+		if k.Desc {
+			order[i] += " DESC"
+		}
+	}
+	p.Details = append(p.Details, "order=["+strings.Join(order, ", ")+"]")
+	frame := fmt.Sprintf("ROWS BETWEEN %d PRECEDING AND CURRENT ROW", t.Preceding)
+	switch {
+	case t.Range && mode != exec.OverProcTime:
+		frame = "RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
+	case t.Preceding < 0:
+		frame = "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
+	}
+	p.Details = append(p.Details, "frame="+frame, "aggs=["+aggString(t.Aggs, in.Schema)+"]")
+	var rows string
+	switch t.Preceding {
+	case -1:
+		rows = "running aggregates"
+	case 0:
+		rows = "nothing"
+	case 1:
+		rows = "the last row"
+	default:
+		rows = fmt.Sprintf("the last %d rows", t.Preceding)
+	}
+	timeCol := -1
+	switch mode {
+	case exec.OverEventTime:
+		timeCol = t.Order[0].Col
+		p.Details = append(p.Details, "time=event (a row goes out when the watermark passes it)")
+		p.State = rows + " per partition, and the rows the watermark has not reached (no TTL yet)"
+	case exec.OverProcTime:
+		p.Details = append(p.Details, "time=processing")
+		p.State = rows + " per partition (no TTL yet)"
+	default:
+		if in.Changelog {
+			p.Details = append(p.Details, "input=changelog")
+		}
+		p.State = "every row per partition (no TTL yet)"
+	}
+	keys := t.Partition
+	if keys == nil {
+		keys = []int{}
+	}
+	p.Inputs = []PEdge{b.edgeTo(in, p, keys)}
+	var late *atomic.Int64
+	if mode == exec.OverEventTime {
+		late = new(atomic.Int64)
+		b.plan.lateCounters = append(b.plan.lateCounters, lateCounter{op: p.label(), dest: "dropped", n: late})
+	}
+	cfg := exec.OverConfig{Mode: mode, Width: len(in.Schema.Cols), Partition: t.Partition, Order: t.Order,
+		Preceding: t.Preceding, Range: t.Range, Aggs: t.Aggs, InputUpdating: in.Changelog, TimeCol: timeCol}
+	if _, err := exec.NewOverAgg(cfg); err != nil {
+		return nil, t.errorf("%v", err)
+	}
+	p.operator = func(tc *exec.TaskContext) (exec.Operator, error) {
+		c := cfg
+		c.MaxKeyGroups = tc.MaxKeyGroups
+		if late != nil {
+			c.Late = func(types.Row) error { late.Add(1); return nil }
+		}
+		return exec.NewOverAgg(c)
 	}
 	return p, nil
 }

@@ -42,6 +42,9 @@ type scope struct {
 	rankCol1 int
 	// joined: the rows come out of a join, which keeps no event time.
 	joined bool
+	// overUpdating: the rows come out of an updating OVER aggregation,
+	// which keeps no event time either.
+	overUpdating bool
 	// lookup is set on the scope of a FOR SYSTEM_TIME AS OF table.
 	lookup *LookupRef
 }
@@ -73,6 +76,9 @@ type binder struct {
 	// ranks are the window functions bound so far; checkRanks fails on
 	// one that no WHERE bounded
 	ranks []*rankRef
+	// overCols: the output column of each OVER aggregate of the SELECT
+	// lists bound so far (bind_over.go)
+	overCols map[*ast.WindowFuncExpr]*expr.Column
 }
 
 func (b *binder) errf(node ast.Node, format string, args ...any) error {
@@ -270,7 +276,7 @@ func (b *binder) tableRef(r ast.ResultSetNode) (planner.Node, *scope, error) {
 
 func requalify(sc *scope, alias string) *scope {
 	out := &scope{cols: make([]scopeCol, len(sc.cols)), tvf: sc.tvf, proctime: sc.proctime, rowtime1: sc.rowtime1, watermarked: sc.watermarked,
-		winStart1: sc.winStart1, winEnd1: sc.winEnd1, rank: sc.rank, rankCol1: sc.rankCol1, joined: sc.joined}
+		winStart1: sc.winStart1, winEnd1: sc.winEnd1, rank: sc.rank, rankCol1: sc.rankCol1, joined: sc.joined, overUpdating: sc.overUpdating}
 	for i, c := range sc.cols {
 		c.qual = alias
 		out.cols[i] = c

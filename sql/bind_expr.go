@@ -296,10 +296,13 @@ func (b *binder) expr(n ast.ExprNode, sc *scope, ag *aggState) (expr.Expr, error
 	case *ast.AggregateFuncExpr:
 		return nil, b.errf(t, "aggregate function %s is not allowed here", strings.ToUpper(t.F))
 	case *ast.WindowFuncExpr:
+		if isOverAgg(t) {
+			return b.overRef(t)
+		}
 		if _, ok := rankFuncs[strings.ToLower(t.Name)]; ok {
 			return nil, b.errf(t, "%s() OVER (...) must be an item of its own in a SELECT list (for Top-N, filter it in an enclosing query: WHERE rn <= N)", strings.ToUpper(t.Name))
 		}
-		return nil, b.errf(t, "%s(...) OVER (...) is not supported: OVER windows are only supported for Top-N, ROW_NUMBER(), RANK() or DENSE_RANK() OVER (PARTITION BY ... ORDER BY ...) filtered by an enclosing query", strings.ToUpper(t.Name))
+		return nil, b.errf(t, "%s(...) OVER (...) is not supported: OVER windows take COUNT, SUM, AVG, MIN and MAX, or ROW_NUMBER(), RANK() and DENSE_RANK() filtered by an enclosing query (Top-N)", strings.ToUpper(t.Name))
 	case *ast.SubqueryExpr, *ast.ExistsSubqueryExpr, *ast.CompareSubqueryExpr:
 		return nil, b.errf(n, "subqueries in expressions are not supported")
 	case *ast.DefaultExpr, *ast.VariableExpr, *ast.ValuesExpr, *ast.RowExpr:

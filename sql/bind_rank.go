@@ -50,8 +50,8 @@ var rankFuncs = map[string]exec.RankFunc{"row_number": exec.RankRowNumber, "rank
 func (b *binder) windowFuncField(sel *ast.SelectStmt) (int, error) {
 	at := -1
 	for i, f := range sel.Fields.Fields {
-		if _, ok := f.Expr.(*ast.WindowFuncExpr); !ok {
-			continue
+		if wf, ok := f.Expr.(*ast.WindowFuncExpr); !ok || isOverAgg(wf) {
+			continue // OVER aggregates are bound apart (bind_over.go)
 		}
 		if at >= 0 {
 			return -1, b.errf(f.Expr, "only one ROW_NUMBER() OVER (...) is allowed in a SELECT list")
@@ -67,7 +67,7 @@ func (b *binder) windowFuncField(sel *ast.SelectStmt) (int, error) {
 func (b *binder) bindRank(wf *ast.WindowFuncExpr, name string, node planner.Node, in *scope, ag *aggState) (*planner.Rank, error) {
 	fn, ok := rankFuncs[strings.ToLower(wf.Name)]
 	if !ok {
-		return nil, b.errf(wf, "%s(...) OVER (...) is not supported: OVER windows are only supported for Top-N, ROW_NUMBER(), RANK() or DENSE_RANK() OVER (PARTITION BY ... ORDER BY ...) filtered by an enclosing query", strings.ToUpper(wf.Name))
+		return nil, b.errf(wf, "%s(...) OVER (...) is not supported: OVER windows take COUNT, SUM, AVG, MIN and MAX, or ROW_NUMBER(), RANK() and DENSE_RANK() filtered by an enclosing query (Top-N)", strings.ToUpper(wf.Name))
 	}
 	fname := strings.ToUpper(wf.Name) + "()"
 	switch {

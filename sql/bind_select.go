@@ -123,10 +123,29 @@ func (b *binder) selectStmt(sel *ast.SelectStmt) (planner.Node, *scope, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	// OVER aggregates: computed between the WHERE and the SELECT list
+	rowtime1, overUpdating := in.rowtime1, in.overUpdating
+	overs := overCalls(sel)
+	if len(overs) > 0 {
+		switch {
+		case ag != nil:
+			return nil, nil, b.errf(overs[0], "%s(...) OVER (...) cannot be combined with GROUP BY or aggregate functions in one SELECT; aggregate in a subquery and apply the OVER window in an enclosing query", strings.ToUpper(overs[0].Name))
+		case wfAt >= 0:
+			return nil, nil, b.errf(sel.Fields.Fields[wfAt].Expr, "%s() OVER (...) and aggregates OVER (...) cannot be in one SELECT list; rank in a subquery", strings.ToUpper(sel.Fields.Fields[wfAt].Expr.(*ast.WindowFuncExpr).Name))
+		}
+		o, err := b.bindOver(overs, node, in)
+		if err != nil {
+			return nil, nil, err
+		}
+		node = o
+		if planner.Updating(o) {
+			rowtime1, overUpdating = 0, true // an updating result has no event time
+		}
+	}
 	// A pending Top-N below passes its mark on through plain projections;
 	// window bounds pass through projections, or come out of this
 	// SELECT's event-time window.
-	passRank := in.rank != nil && !in.rank.done && ag == nil && !sel.Distinct && sel.OrderBy == nil && sel.Limit == nil
+	passRank := in.rank != nil && !in.rank.done && ag == nil && len(overs) == 0 && !sel.Distinct && sel.OrderBy == nil && sel.Limit == nil
 	winStart, winEnd := in.winStart1-1, in.winEnd1-1
 	if ag != nil {
 		winStart, winEnd = -1, -1
@@ -135,13 +154,13 @@ func (b *binder) selectStmt(sel *ast.SelectStmt) (planner.Node, *scope, error) {
 		}
 	}
 	// track notes where input column j went: output column len(out.cols)-1
-	out := &scope{proctime: -1, watermarked: in.watermarked, joined: in.joined}
+	out := &scope{proctime: -1, watermarked: in.watermarked, joined: in.joined, overUpdating: overUpdating}
 	track := func(j int) {
 		at := len(out.cols) // 1-based index of the column just added
 		switch {
 		case ag == nil && j == in.proctime:
 			out.proctime = at - 1
-		case ag == nil && j == in.rowtime1-1:
+		case ag == nil && j == rowtime1-1:
 			out.rowtime1 = at
 		}
 		if passRank && j == in.rankCol1-1 && out.rank == nil {
@@ -485,6 +504,9 @@ func (b *binder) groupWindow(fc *ast.FuncCallExpr, in *scope) (exec.WindowSpec, 
 	}
 	if in.joined && in.watermarked && col.Index != in.proctime && col.Index != in.rowtime1-1 {
 		return spec, false, b.errf(fc.Args[0], "%s(%s, ...): windows over the result of a join are not supported, as a join keeps no event time; window each input before joining them (a window join)", strings.ToUpper(fc.FnName.O), col.Name)
+	}
+	if in.overUpdating && in.watermarked && col.Index != in.proctime && col.Index != in.rowtime1-1 {
+		return spec, false, b.errf(fc.Args[0], "%s(%s, ...): windows over the result of an updating OVER aggregation are not supported, as it keeps no event time", strings.ToUpper(fc.FnName.O), col.Name)
 	}
 	if in.watermarked && col.Index != in.proctime && col.Index != in.rowtime1-1 {
 		// The watermark follows another column: rows would be judged late

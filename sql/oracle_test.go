@@ -669,7 +669,7 @@ func mustExec(t *testing.T, db *gosql.DB, q string, args ...any) {
 // ---------------------------------------------------------------------------
 // Nexmark
 
-var nexmarkQueries = []string{"q0", "q1", "q2", "q3", "q5", "q7", "q8", "q10", "q11", "q12", "q13", "q14", "q15", "q16", "q17", "q18", "q19", "q20", "q21", "q22"}
+var nexmarkQueries = []string{"q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "q8", "q9", "q10", "q11", "q12", "q13", "q14", "q15", "q16", "q17", "q18", "q19", "q20", "q21", "q22"}
 
 func TestNexmarkOracle(t *testing.T) {
 	for _, q := range nexmarkQueries {

@@ -545,44 +545,24 @@ func mergeArenaChain(bdb *badger.DB, chain []*snapReader, keep func(uint16) bool
 	}
 	latest := map[string]*slot{}
 	for i, s := range chain {
-		for {
-			version, arena, ok, err := s.nextArena()
-			if err != nil {
-				return fmt.Errorf("state: restore, snapshot %d of the chain: %w", i, err)
+		err := s.eachWrite(keep, func(version uint64, del bool, k, v []byte) error {
+			if del {
+				v = nil
+			} else if v == nil {
+				v = []byte{}
 			}
-			if !ok {
-				break
-			}
-			if version > s.epoch || version <= s.since {
-				return fmt.Errorf("state: restore, snapshot %d of the chain: frame of epoch %d outside (%d, %d]", i, version, s.since, s.epoch)
-			}
-			err = eachChange(arena, func(del bool, k, v []byte) error {
-				s.count++
-				kg, ok := KeyGroupOf(k)
-				if !ok {
-					return fmt.Errorf("state: snapshot key %x is not a state key", k)
+			// the frame's buffer stays referenced: values are not copied
+			if sl, ok := latest[string(k)]; ok {
+				if version >= sl.version {
+					sl.version, sl.value = version, v
 				}
-				if keep != nil && !keep(kg) {
-					return nil
-				}
-				if del {
-					v = nil
-				} else if v == nil {
-					v = []byte{}
-				}
-				// the arena stays referenced: values are not copied
-				if sl, ok := latest[string(k)]; ok {
-					if version >= sl.version {
-						sl.version, sl.value = version, v
-					}
-					return nil
-				}
-				latest[string(k)] = &slot{version: version, value: v}
 				return nil
-			})
-			if err != nil {
-				return fmt.Errorf("state: restore, snapshot %d of the chain: %w", i, err)
 			}
+			latest[string(k)] = &slot{version: version, value: v}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("state: restore, snapshot %d of the chain: %w", i, err)
 		}
 	}
 	keys := make([]string, 0, len(latest))
@@ -621,13 +601,30 @@ func mergeArenaChain(bdb *badger.DB, chain []*snapReader, keep func(uint16) bool
 func applyArenas(bdb *badger.DB, s *snapReader, keep func(uint16) bool) error {
 	wb := bdb.NewManagedWriteBatch()
 	defer wb.Cancel()
+	err := s.eachWrite(keep, func(version uint64, del bool, k, v []byte) error {
+		if del {
+			return wb.DeleteAt(k, version)
+		}
+		return wb.SetEntryAt(badger.NewEntry(k, v), version)
+	})
+	if err != nil {
+		return err
+	}
+	return wb.Flush()
+}
+
+// eachWrite calls fn for every write of a format-2 snapshot, in order,
+// with the epoch of its frame, skipping the key groups keep refuses (nil
+// keeps all). Slices passed to fn stay valid: every frame is read into a
+// buffer of its own.
+func (s *snapReader) eachWrite(keep func(uint16) bool, fn func(version uint64, del bool, k, v []byte) error) error {
 	for {
 		version, arena, ok, err := s.nextArena()
 		if err != nil {
 			return err
 		}
 		if !ok {
-			break
+			return nil
 		}
 		if version > s.epoch || version <= s.since {
 			return fmt.Errorf("state: snapshot frame of epoch %d outside (%d, %d]", version, s.since, s.epoch)
@@ -641,14 +638,10 @@ func applyArenas(bdb *badger.DB, s *snapReader, keep func(uint16) bool) error {
 			if keep != nil && !keep(kg) {
 				return nil
 			}
-			if del {
-				return wb.DeleteAt(k, version)
-			}
-			return wb.SetEntryAt(badger.NewEntry(k, v), version)
+			return fn(version, del, k, v)
 		})
 		if err != nil {
 			return err
 		}
 	}
-	return wb.Flush()
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -38,7 +39,10 @@ func TestNexbench(t *testing.T) {
 			t.Errorf("report lacks %q", want)
 		}
 	}
-	if strings.Contains(report, "not run: q5") || !strings.Contains(report, "not run: q7") {
+	_, notRun, _ := strings.Cut(report, "not run: ")
+	notRun, _, _ = strings.Cut(notRun, "\n")
+	if !slices.Contains(strings.FieldsFunc(notRun, func(r rune) bool { return r == ',' || r == ' ' || r == ';' || r == '.' }), "q7") ||
+		strings.Contains(notRun, "q5") {
 		t.Errorf("the verdict should cover q5 and list q7 as not run")
 	}
 

@@ -1,0 +1,264 @@
+package exec
+
+// Checkpointed state of OverAgg (Snapshotter, Restorer).
+//
+// One entry per partition: (key group, partition key, empty namespace) →
+// uvarint format 1, then three row lists — the history (the last rows
+// computed, oldest first), the rows waiting for the watermark, and
+// OverUpdating's rows in order — each a uvarint count and per row a
+// uvarint number of values and the values, then a flags byte (1: running
+// accumulators follow, EncodeAccumulators). OverUpdating's emitted
+// aggregates are not stored: every batch leaves them equal to what the
+// rows give, so a restore computes them again. A partition whose rows were
+// all retracted is deleted.
+//
+// Snapshots are copy-on-write exactly as TopN's (topn_state.go): two marks
+// per partition swap roles at each capture, a capture swaps the list of
+// changed partitions, and a captured partition is written between batches
+// or right before it changes. A dead partition stays in the map until a
+// capture has written its deletion; a new row for its key revives the same
+// object.
+//
+// On restore the waiting rows get their timers back and the watermark
+// starts again from the replayed input, as in WindowAgg and TopN.
+
+import (
+	"container/heap"
+	"encoding/binary"
+	"fmt"
+
+	"github.com/weirsql/weir/sql/types"
+)
+
+const overStateFormat = 1
+
+const overFlagAccs = 1
+
+// The two marks of a partition (overPart.marks), see markDirty.
+const (
+	overMarkA = 1 << iota
+	overMarkB
+)
+
+type overState struct {
+	track     bool
+	cur, capt uint8 // overMarkA/overMarkB, swapped at each capture
+	dirty     []*overPart
+	// the capture in progress: out is nil when there is none
+	out      StateWriter
+	captured []*overPart
+	next     int
+	vbuf     []byte
+}
+
+var (
+	_ CopyOnWriteSnapshotter = (*OverAgg)(nil)
+	_ Restorer               = (*OverAgg)(nil)
+)
+
+// TrackChanges implements CopyOnWriteSnapshotter.
+func (o *OverAgg) TrackChanges() {
+	if !o.ck.track {
+		o.ck.track = true
+		o.ck.cur, o.ck.capt = overMarkA, overMarkB
+	}
+}
+
+// markDirty is called before p changes.
+func (o *OverAgg) markDirty(p *overPart) {
+	ck := &o.ck
+	if p.marks&ck.cur != 0 {
+		return
+	}
+	p.marks |= ck.cur
+	ck.dirty = append(ck.dirty, p)
+	if p.marks&ck.capt != 0 {
+		o.writePart(p) // copy on write
+	}
+}
+
+// writePart writes a captured partition: its value, or its deletion when
+// it is dead, after which a dead partition that did not change since
+// leaves the map.
+func (o *OverAgg) writePart(p *overPart) {
+	ck := &o.ck
+	p.marks &^= ck.capt
+	if !p.dead {
+		ck.vbuf = o.encodePart(ck.vbuf[:0], p)
+		ck.out.Put(p.kg, stringBytes(p.key), nil, ck.vbuf)
+		p.persisted = true
+		return
+	}
+	if p.persisted {
+		ck.out.Delete(p.kg, stringBytes(p.key), nil)
+		p.persisted = false
+	}
+	if p.marks&ck.cur == 0 {
+		delete(o.parts, p.key)
+	}
+}
+
+func appendOverRows(dst []byte, rows []types.Row) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(rows)))
+	for _, r := range rows {
+		dst = binary.AppendUvarint(dst, uint64(len(r)))
+		for _, v := range r {
+			dst = appendAccValue(dst, v)
+		}
+	}
+	return dst
+}
+
+func (o *OverAgg) encodePart(dst []byte, p *overPart) []byte {
+	dst = binary.AppendUvarint(dst, overStateFormat)
+	dst = appendOverRows(dst, p.hist)
+	dst = appendOverRows(dst, p.pending)
+	dst = binary.AppendUvarint(dst, uint64(len(p.rows)))
+	for _, e := range p.rows {
+		dst = binary.AppendUvarint(dst, uint64(len(e.row)))
+		for _, v := range e.row {
+			dst = appendAccValue(dst, v)
+		}
+	}
+	if p.accs == nil {
+		return append(dst, 0)
+	}
+	dst = append(dst, overFlagAccs)
+	return EncodeAccumulators(dst, p.accs)
+}
+
+// SnapshotState implements Snapshotter: a capture written out at once.
+func (o *OverAgg) SnapshotState(id uint64, out StateWriter) error {
+	if err := o.CaptureState(id, false, out); err != nil {
+		return err
+	}
+	_, err := o.ContinueSnapshot(0)
+	return err
+}
+
+// CaptureState implements CopyOnWriteSnapshotter. A full capture marks
+// every partition changed first (pointer work only; the writing happens
+// later, copy-on-write), as TopN does.
+func (o *OverAgg) CaptureState(_ uint64, full bool, out StateWriter) error {
+	ck := &o.ck
+	if ck.out != nil {
+		if _, err := o.ContinueSnapshot(0); err != nil {
+			return err
+		}
+	}
+	if !ck.track || full {
+		o.TrackChanges()
+		for _, p := range o.parts {
+			o.markDirty(p) // everything held so far belongs to the capture
+		}
+	}
+	ck.out = out
+	ck.captured, ck.dirty = ck.dirty, ck.captured[:0]
+	ck.next = 0
+	ck.cur, ck.capt = ck.capt, ck.cur
+	return nil
+}
+
+// ContinueSnapshot implements CopyOnWriteSnapshotter.
+func (o *OverAgg) ContinueSnapshot(budget int) (bool, error) {
+	ck := &o.ck
+	if ck.out == nil {
+		return true, nil
+	}
+	if budget <= 0 {
+		budget = len(ck.captured)
+	}
+	for ; ck.next < len(ck.captured) && budget > 0; ck.next++ {
+		if p := ck.captured[ck.next]; p.marks&ck.capt != 0 {
+			o.writePart(p)
+			budget--
+		}
+	}
+	if ck.next < len(ck.captured) {
+		return false, nil
+	}
+	clear(ck.captured)
+	ck.captured = ck.captured[:0]
+	ck.out = nil
+	return true, nil
+}
+
+// RestoreState implements Restorer.
+func (o *OverAgg) RestoreState(scan func(fn func(kg uint16, key, ns, value []byte) error) error) error {
+	o.TrackChanges()
+	return scan(func(kg uint16, key, _, value []byte) error {
+		p, err := o.decodePart(kg, key, value)
+		if err != nil {
+			return fmt.Errorf("over state: %w", err)
+		}
+		p.persisted = true
+		o.parts[p.key] = p
+		for _, r := range p.pending {
+			v := r[o.timeCol]
+			if o.mode != OverEventTime || v.Kind == types.Null {
+				return fmt.Errorf("over state: a waiting row without event time")
+			}
+			heap.Push(&o.timers, overTimer{ts: v.I, p: p})
+		}
+		if len(p.rows) > 0 {
+			o.recomputeAll(p)
+		}
+		return nil
+	})
+}
+
+func (o *OverAgg) decodeRows(d *accDecoder) []types.Row {
+	n := d.count()
+	if n == 0 {
+		return nil
+	}
+	rows := make([]types.Row, 0, n)
+	for i := 0; i < n && d.err == nil; i++ {
+		w := d.count()
+		if d.err == nil && w != o.width {
+			d.err = fmt.Errorf("a row of %d columns, want %d", w, o.width)
+			return nil
+		}
+		r := make(types.Row, w)
+		for j := range r {
+			r[j] = d.value()
+		}
+		rows = append(rows, r)
+	}
+	return rows
+}
+
+func (o *OverAgg) decodePart(kg uint16, key, value []byte) (*overPart, error) {
+	d := accDecoder{b: value}
+	if f := d.uvarint(); f != overStateFormat {
+		if d.err != nil {
+			return nil, d.err
+		}
+		return nil, fmt.Errorf("format %d, want %d", f, overStateFormat)
+	}
+	p := &overPart{key: string(key), kg: kg}
+	p.hist = o.decodeRows(&d)
+	p.pending = o.decodeRows(&d)
+	for _, r := range o.decodeRows(&d) {
+		p.rows = append(p.rows, overEntry{row: r})
+	}
+	flags := d.byte()
+	if d.err != nil {
+		return nil, d.err
+	}
+	if flags&^overFlagAccs != 0 {
+		return nil, errAccCorrupt
+	}
+	if flags&overFlagAccs != 0 {
+		p.accs = make([]Accumulator, o.nAgg)
+		rest, err := DecodeAccumulators(d.b, p.accs)
+		if err != nil {
+			return nil, err
+		}
+		d.b = rest
+	}
+	if len(d.b) != 0 {
+		return nil, errAccCorrupt
+	}
+	return p, nil
+}
