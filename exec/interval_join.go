@@ -69,7 +69,7 @@ type IntervalJoin struct {
 	expiry  []*ijRec // min-heap by (expire, id)
 	nextID  uint64
 
-	ck joinCOW // join_state.go
+	ck markCOW[stateRec] // join_state.go
 }
 
 var (

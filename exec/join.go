@@ -261,7 +261,7 @@ type Join struct {
 	retractMisses atomic.Int64
 	expired       atomic.Int64
 
-	ck joinCOW // join_state.go
+	ck markCOW[stateRec] // join_state.go
 }
 
 var (

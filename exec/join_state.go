@@ -16,15 +16,8 @@ package exec
 // disjoint key groups, hence disjoint keys) cannot collide; after a restore
 // new ids start above the largest restored one.
 //
-// Snapshots are copy-on-write, as in GroupAgg and WindowAgg (one helper,
-// joinCOW, serves the three joins): every record carries two marks that
-// swap roles at each capture. The current mark says "changed since the
-// last capture" and puts the record on the dirty list; CaptureState makes
-// the dirty list the captured list and swaps the marks, so it costs
-// nothing that grows with the changes; a captured record is written when
-// the runtime calls ContinueSnapshot between batches or, if it is about to
-// change or to be dropped first, right before that, so the capture holds
-// every record as it was at the barrier. A dropped record stays on the
+// Snapshots are copy-on-write with two marks per record (markCOW,
+// markcow.go), for the three joins alike. A dropped record stays on the
 // lists, marked dead, until a capture has written its deletion (only if it
 // had been written before). The window and interval joins drop records as
 // the watermark passes; the watermark itself is not part of the state.
@@ -50,8 +43,7 @@ type joinKeyRef struct {
 const (
 	recPersisted = 1 // written by a capture and not deleted since
 	recDead      = 2 // dropped from the operator's state
-	recMarkA     = 4 // the two dirty marks, see joinCOW
-	recMarkB     = 8
+	// the bits cowMarkA and cowMarkB are markCOW's
 )
 
 // recBase is what every join record has for checkpointing.
@@ -65,6 +57,7 @@ type recBase struct {
 
 // stateRec is a join record: its base and its entry's value.
 type stateRec interface {
+	markedEntry
 	base() *recBase
 	value(dst []byte) []byte
 }
@@ -76,51 +69,23 @@ func (r *recBase) ns() [9]byte {
 	return ns
 }
 
-// joinCOW is the copy-on-write snapshot bookkeeping of one join operator.
-type joinCOW struct {
-	track     bool
-	cur, capt uint8
-	dirty     []stateRec
-	// the capture in progress: out is nil when there is none
-	out      StateWriter
-	captured []stateRec
-	next     int
-	vbuf     []byte
+func (b *recBase) cowMarks() *uint8 { return &b.st }
+
+// startJoinCOW starts a join's change tracking.
+func startJoinCOW(c *markCOW[stateRec]) {
+	c.start(func(r stateRec) { writeJoinRec(c, r) })
 }
 
-func (c *joinCOW) start() {
-	if !c.track {
-		c.track = true
-		c.cur, c.capt = recMarkA, recMarkB
-	}
-}
-
-// changing is called before r is created, changes or is dropped.
-func (c *joinCOW) changing(r stateRec) {
-	if !c.track {
-		return
-	}
-	b := r.base()
-	if b.st&c.cur != 0 {
-		return
-	}
-	if b.st&c.capt != 0 {
-		c.write(r) // copy on write
-	}
-	b.st |= c.cur
-	c.dirty = append(c.dirty, r)
-}
-
-// drop marks r dropped from the state (after changing).
-func (c *joinCOW) drop(r stateRec) {
+// dropRec marks r dropped from the state.
+func dropRec(c *markCOW[stateRec], r stateRec) {
 	c.changing(r)
 	r.base().st |= recDead
 }
 
-// write writes a captured record: its value, or its deletion when dead.
-func (c *joinCOW) write(r stateRec) {
+// writeJoinRec writes a captured record: its value, or its deletion when
+// dead.
+func writeJoinRec(c *markCOW[stateRec], r stateRec) {
 	b := r.base()
-	b.st &^= c.capt
 	ns := b.ns()
 	switch {
 	case b.st&recDead == 0:
@@ -131,47 +96,6 @@ func (c *joinCOW) write(r stateRec) {
 		c.out.Delete(b.ref.kg, stringBytes(b.ref.key), ns[:])
 		b.st &^= recPersisted
 	}
-}
-
-// capture starts a capture into out; each calls fn for every live record
-// (used by a full capture, and by the first capture of an operator that
-// was not tracking: marking every record walks the state in the
-// synchronous phase, pointer work only).
-func (c *joinCOW) capture(out StateWriter, full bool, each func(fn func(stateRec))) {
-	if c.out != nil {
-		c.cont(0)
-	}
-	if !c.track || full {
-		c.start()
-		each(c.changing) // everything held so far is new
-	}
-	c.out = out
-	c.captured, c.dirty = c.dirty, c.captured[:0]
-	c.next = 0
-	c.cur, c.capt = c.capt, c.cur
-}
-
-// cont writes up to budget captured records (all when budget <= 0).
-func (c *joinCOW) cont(budget int) bool {
-	if c.out == nil {
-		return true
-	}
-	if budget <= 0 {
-		budget = len(c.captured)
-	}
-	for ; c.next < len(c.captured) && budget > 0; c.next++ {
-		if r := c.captured[c.next]; r.base().st&c.capt != 0 {
-			c.write(r)
-			budget--
-		}
-	}
-	if c.next < len(c.captured) {
-		return false
-	}
-	clear(c.captured)
-	c.captured = c.captured[:0]
-	c.out = nil
-	return true
 }
 
 func appendJoinRecord(dst []byte, count, assoc, written int64, row types.Row) []byte {
@@ -236,10 +160,10 @@ func (r *joinRec) value(dst []byte) []byte {
 }
 
 func (j *Join) markDirty(rec *joinRec) { j.ck.changing(rec) }
-func (j *Join) forget(rec *joinRec)    { j.ck.drop(rec) }
+func (j *Join) forget(rec *joinRec)    { dropRec(&j.ck, rec) }
 
 // TrackChanges implements CopyOnWriteSnapshotter.
-func (j *Join) TrackChanges() { j.ck.start() }
+func (j *Join) TrackChanges() { startJoinCOW(&j.ck) }
 
 // SnapshotState implements Snapshotter: a capture written out at once.
 func (j *Join) SnapshotState(id uint64, w StateWriter) error {
@@ -252,7 +176,7 @@ func (j *Join) SnapshotState(id uint64, w StateWriter) error {
 
 // CaptureState implements CopyOnWriteSnapshotter.
 func (j *Join) CaptureState(_ uint64, full bool, w StateWriter) error {
-	j.ck.capture(w, full, func(fn func(stateRec)) {
+	j.ck.capture(w, full, j.TrackChanges, func(fn func(stateRec)) {
 		for _, e := range j.entries {
 			for _, list := range e.recs {
 				for _, r := range list {
@@ -269,7 +193,7 @@ func (j *Join) ContinueSnapshot(budget int) (bool, error) { return j.ck.cont(bud
 
 // RestoreState implements Restorer.
 func (j *Join) RestoreState(scan func(fn func(kg uint16, key, ns, value []byte) error) error) error {
-	j.ck.start()
+	j.TrackChanges()
 	err := scan(func(kg uint16, key, ns, value []byte) error {
 		r, err := decodeJoinRecord("join", ns, value)
 		if err != nil {
@@ -311,10 +235,10 @@ func (r *ijRec) value(dst []byte) []byte {
 }
 
 func (j *IntervalJoin) markDirty(rec *ijRec) { j.ck.changing(rec) }
-func (j *IntervalJoin) forget(rec *ijRec)    { j.ck.drop(rec) }
+func (j *IntervalJoin) forget(rec *ijRec)    { dropRec(&j.ck, rec) }
 
 // TrackChanges implements CopyOnWriteSnapshotter.
-func (j *IntervalJoin) TrackChanges() { j.ck.start() }
+func (j *IntervalJoin) TrackChanges() { startJoinCOW(&j.ck) }
 
 // SnapshotState implements Snapshotter: a capture written out at once.
 func (j *IntervalJoin) SnapshotState(id uint64, w StateWriter) error {
@@ -327,7 +251,7 @@ func (j *IntervalJoin) SnapshotState(id uint64, w StateWriter) error {
 
 // CaptureState implements CopyOnWriteSnapshotter.
 func (j *IntervalJoin) CaptureState(_ uint64, full bool, w StateWriter) error {
-	j.ck.capture(w, full, func(fn func(stateRec)) {
+	j.ck.capture(w, full, j.TrackChanges, func(fn func(stateRec)) {
 		for _, r := range j.expiry {
 			fn(r)
 		}
@@ -341,7 +265,7 @@ func (j *IntervalJoin) ContinueSnapshot(budget int) (bool, error) { return j.ck.
 // RestoreState implements Restorer: rows whose time has passed are
 // dropped at the first watermark.
 func (j *IntervalJoin) RestoreState(scan func(fn func(kg uint16, key, ns, value []byte) error) error) error {
-	j.ck.start()
+	j.TrackChanges()
 	return scan(func(kg uint16, key, ns, value []byte) error {
 		r, err := decodeJoinRecord("interval join", ns, value)
 		if err != nil {
@@ -376,10 +300,10 @@ func (r *wjRec) base() *recBase          { return &r.recBase }
 func (r *wjRec) value(dst []byte) []byte { return appendJoinRecord(dst, 1, 0, 0, r.row) }
 
 func (j *WindowJoin) markDirty(rec *wjRec) { j.ck.changing(rec) }
-func (j *WindowJoin) forget(rec *wjRec)    { j.ck.drop(rec) }
+func (j *WindowJoin) forget(rec *wjRec)    { dropRec(&j.ck, rec) }
 
 // TrackChanges implements CopyOnWriteSnapshotter.
-func (j *WindowJoin) TrackChanges() { j.ck.start() }
+func (j *WindowJoin) TrackChanges() { startJoinCOW(&j.ck) }
 
 // SnapshotState implements Snapshotter: a capture written out at once.
 func (j *WindowJoin) SnapshotState(id uint64, w StateWriter) error {
@@ -392,7 +316,7 @@ func (j *WindowJoin) SnapshotState(id uint64, w StateWriter) error {
 
 // CaptureState implements CopyOnWriteSnapshotter.
 func (j *WindowJoin) CaptureState(_ uint64, full bool, w StateWriter) error {
-	j.ck.capture(w, full, func(fn func(stateRec)) {
+	j.ck.capture(w, full, j.TrackChanges, func(fn func(stateRec)) {
 		for _, win := range j.pending {
 			for _, e := range win.order {
 				for _, list := range e.recs {
@@ -413,7 +337,7 @@ func (j *WindowJoin) ContinueSnapshot(budget int) (bool, error) { return j.ck.co
 func (j *WindowJoin) RestoreState(scan func(fn func(kg uint16, key, ns, value []byte) error) error) error {
 	track := j.ck.track
 	j.ck.track = false // restored rows are persisted, not changed
-	defer func() { j.ck.track = track; j.ck.start() }()
+	defer func() { j.ck.track = track; j.TrackChanges() }()
 	return scan(func(kg uint16, key, ns, value []byte) error {
 		r, err := decodeJoinRecord("window join", ns, value)
 		if err != nil {

@@ -147,7 +147,7 @@ type OverAgg struct {
 	touched []*overPart
 
 	out aggOut
-	ck  overState // over_state.go
+	ck  markCOW[*overPart] // over_state.go
 }
 
 var (
@@ -309,11 +309,7 @@ func (o *OverAgg) partition(row types.Row) *overPart {
 }
 
 // change is called before p changes (copy on write for checkpoints).
-func (o *OverAgg) change(p *overPart) {
-	if o.ck.track {
-		o.markDirty(p)
-	}
-}
+func (o *OverAgg) change(p *overPart) { o.ck.changing(p) }
 
 // ---- order ----
 

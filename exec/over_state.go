@@ -12,12 +12,9 @@ package exec
 // rows give, so a restore computes them again. A partition whose rows were
 // all retracted is deleted.
 //
-// Snapshots are copy-on-write exactly as TopN's (topn_state.go): two marks
-// per partition swap roles at each capture, a capture swaps the list of
-// changed partitions, and a captured partition is written between batches
-// or right before it changes. A dead partition stays in the map until a
-// capture has written its deletion; a new row for its key revives the same
-// object.
+// Snapshots are copy-on-write with two marks per partition (markCOW,
+// markcow.go). A dead partition stays in the map until a capture has
+// written its deletion; a new row for its key revives the same object.
 //
 // On restore the waiting rows get their timers back and the watermark
 // starts again from the replayed input, as in WindowAgg and TopN.
@@ -34,55 +31,21 @@ const overStateFormat = 1
 
 const overFlagAccs = 1
 
-// The two marks of a partition (overPart.marks), see markDirty.
-const (
-	overMarkA = 1 << iota
-	overMarkB
-)
-
-type overState struct {
-	track     bool
-	cur, capt uint8 // overMarkA/overMarkB, swapped at each capture
-	dirty     []*overPart
-	// the capture in progress: out is nil when there is none
-	out      StateWriter
-	captured []*overPart
-	next     int
-	vbuf     []byte
-}
-
 var (
 	_ CopyOnWriteSnapshotter = (*OverAgg)(nil)
 	_ Restorer               = (*OverAgg)(nil)
 )
 
 // TrackChanges implements CopyOnWriteSnapshotter.
-func (o *OverAgg) TrackChanges() {
-	if !o.ck.track {
-		o.ck.track = true
-		o.ck.cur, o.ck.capt = overMarkA, overMarkB
-	}
-}
+func (o *OverAgg) TrackChanges() { o.ck.start(o.writePart) }
 
-// markDirty is called before p changes.
-func (o *OverAgg) markDirty(p *overPart) {
-	ck := &o.ck
-	if p.marks&ck.cur != 0 {
-		return
-	}
-	p.marks |= ck.cur
-	ck.dirty = append(ck.dirty, p)
-	if p.marks&ck.capt != 0 {
-		o.writePart(p) // copy on write
-	}
-}
+func (p *overPart) cowMarks() *uint8 { return &p.marks }
 
 // writePart writes a captured partition: its value, or its deletion when
 // it is dead, after which a dead partition that did not change since
 // leaves the map.
 func (o *OverAgg) writePart(p *overPart) {
 	ck := &o.ck
-	p.marks &^= ck.capt
 	if !p.dead {
 		ck.vbuf = o.encodePart(ck.vbuf[:0], p)
 		ck.out.Put(p.kg, stringBytes(p.key), nil, ck.vbuf)
@@ -93,7 +56,7 @@ func (o *OverAgg) writePart(p *overPart) {
 		ck.out.Delete(p.kg, stringBytes(p.key), nil)
 		p.persisted = false
 	}
-	if p.marks&ck.cur == 0 {
+	if !ck.changed(p) {
 		delete(o.parts, p.key)
 	}
 }
@@ -140,48 +103,16 @@ func (o *OverAgg) SnapshotState(id uint64, out StateWriter) error {
 // every partition changed first (pointer work only; the writing happens
 // later, copy-on-write), as TopN does.
 func (o *OverAgg) CaptureState(_ uint64, full bool, out StateWriter) error {
-	ck := &o.ck
-	if ck.out != nil {
-		if _, err := o.ContinueSnapshot(0); err != nil {
-			return err
-		}
-	}
-	if !ck.track || full {
-		o.TrackChanges()
+	o.ck.capture(out, full, o.TrackChanges, func(fn func(*overPart)) {
 		for _, p := range o.parts {
-			o.markDirty(p) // everything held so far belongs to the capture
+			fn(p)
 		}
-	}
-	ck.out = out
-	ck.captured, ck.dirty = ck.dirty, ck.captured[:0]
-	ck.next = 0
-	ck.cur, ck.capt = ck.capt, ck.cur
+	})
 	return nil
 }
 
 // ContinueSnapshot implements CopyOnWriteSnapshotter.
-func (o *OverAgg) ContinueSnapshot(budget int) (bool, error) {
-	ck := &o.ck
-	if ck.out == nil {
-		return true, nil
-	}
-	if budget <= 0 {
-		budget = len(ck.captured)
-	}
-	for ; ck.next < len(ck.captured) && budget > 0; ck.next++ {
-		if p := ck.captured[ck.next]; p.marks&ck.capt != 0 {
-			o.writePart(p)
-			budget--
-		}
-	}
-	if ck.next < len(ck.captured) {
-		return false, nil
-	}
-	clear(ck.captured)
-	ck.captured = ck.captured[:0]
-	ck.out = nil
-	return true, nil
-}
+func (o *OverAgg) ContinueSnapshot(budget int) (bool, error) { return o.ck.cont(budget), nil }
 
 // RestoreState implements Restorer.
 func (o *OverAgg) RestoreState(scan func(fn func(kg uint16, key, ns, value []byte) error) error) error {

@@ -177,7 +177,7 @@ type TopN struct {
 	free, freeing []types.Row
 
 	out aggOut
-	ck  topnState // topn_state.go
+	ck  markCOW[*topnPart] // topn_state.go
 }
 
 var (
@@ -365,18 +365,12 @@ func (t *TopN) Process(_ int, b *types.Batch, out Emitter) error {
 func (t *TopN) newPart(row types.Row) *topnPart {
 	p := &topnPart{key: string(t.keyBuf), kg: uint16(types.KeyHash(row, t.part) % uint64(t.maxGroups))}
 	t.parts[p.key] = p
-	if t.ck.track {
-		t.markDirty(p)
-	}
+	t.ck.changing(p)
 	return p
 }
 
 // change is called before p changes (copy on write for checkpoints).
-func (t *TopN) change(p *topnPart) {
-	if t.ck.track {
-		t.markDirty(p)
-	}
-}
+func (t *TopN) change(p *topnPart) { t.ck.changing(p) }
 
 // touch records, the first time a batch changes p, what p's output is.
 func (t *TopN) touch(p *topnPart) {

@@ -8,12 +8,9 @@ package exec
 // number of values, the values. Rows are in rank order. A partition that
 // emptied (every row retracted, or its window fired) is deleted.
 //
-// Snapshots are copy-on-write exactly as GroupAgg's (groupagg_state.go):
-// two marks per partition swap roles at each capture, a capture swaps the
-// list of changed partitions, and a captured partition is written between
-// batches or right before it changes. A dead partition stays in the map
-// until a capture has written its deletion; a new row for its key revives
-// the same object.
+// Snapshots are copy-on-write with two marks per partition (markCOW,
+// markcow.go). A dead partition stays in the map until a capture has
+// written its deletion; a new row for its key revives the same object.
 //
 // On restore the operator's sequence counter continues after the largest
 // restored sequence number (a partition lives in one key group, so its
@@ -33,55 +30,21 @@ const topnStateFormat = 1
 
 const topnFlagEmitted = 1
 
-// The two marks of a partition (topnPart.marks), see markDirty.
-const (
-	topnMarkA = 1 << iota
-	topnMarkB
-)
-
-type topnState struct {
-	track     bool
-	cur, capt uint8 // topnMarkA/topnMarkB, swapped at each capture
-	dirty     []*topnPart
-	// the capture in progress: out is nil when there is none
-	out      StateWriter
-	captured []*topnPart
-	next     int
-	vbuf     []byte
-}
-
 var (
 	_ CopyOnWriteSnapshotter = (*TopN)(nil)
 	_ Restorer               = (*TopN)(nil)
 )
 
 // TrackChanges implements CopyOnWriteSnapshotter.
-func (t *TopN) TrackChanges() {
-	if !t.ck.track {
-		t.ck.track = true
-		t.ck.cur, t.ck.capt = topnMarkA, topnMarkB
-	}
-}
+func (t *TopN) TrackChanges() { t.ck.start(t.writePart) }
 
-// markDirty is called before p changes.
-func (t *TopN) markDirty(p *topnPart) {
-	ck := &t.ck
-	if p.marks&ck.cur != 0 {
-		return
-	}
-	p.marks |= ck.cur
-	ck.dirty = append(ck.dirty, p)
-	if p.marks&ck.capt != 0 {
-		t.writePart(p) // copy on write
-	}
-}
+func (p *topnPart) cowMarks() *uint8 { return &p.marks }
 
 // writePart writes a captured partition: its value, or its deletion when
 // it is dead, after which a dead partition that did not change since
 // leaves the map.
 func (t *TopN) writePart(p *topnPart) {
 	ck := &t.ck
-	p.marks &^= ck.capt
 	if !p.dead {
 		ck.vbuf = t.encodePart(ck.vbuf[:0], p)
 		ck.out.Put(p.kg, stringBytes(p.key), nil, ck.vbuf)
@@ -92,7 +55,7 @@ func (t *TopN) writePart(p *topnPart) {
 		ck.out.Delete(p.kg, stringBytes(p.key), nil)
 		p.persisted = false
 	}
-	if p.marks&ck.cur == 0 {
+	if !ck.changed(p) {
 		delete(t.parts, p.key)
 	}
 }
@@ -129,48 +92,16 @@ func (t *TopN) SnapshotState(id uint64, out StateWriter) error {
 // partitions in the synchronous phase (pointer work only; the writing
 // still happens later, copy-on-write).
 func (t *TopN) CaptureState(_ uint64, full bool, out StateWriter) error {
-	ck := &t.ck
-	if ck.out != nil {
-		if _, err := t.ContinueSnapshot(0); err != nil {
-			return err
-		}
-	}
-	if !ck.track || full {
-		t.TrackChanges()
+	t.ck.capture(out, full, t.TrackChanges, func(fn func(*topnPart)) {
 		for _, p := range t.parts {
-			t.markDirty(p) // everything held so far belongs to the capture
+			fn(p)
 		}
-	}
-	ck.out = out
-	ck.captured, ck.dirty = ck.dirty, ck.captured[:0]
-	ck.next = 0
-	ck.cur, ck.capt = ck.capt, ck.cur
+	})
 	return nil
 }
 
 // ContinueSnapshot implements CopyOnWriteSnapshotter.
-func (t *TopN) ContinueSnapshot(budget int) (bool, error) {
-	ck := &t.ck
-	if ck.out == nil {
-		return true, nil
-	}
-	if budget <= 0 {
-		budget = len(ck.captured)
-	}
-	for ; ck.next < len(ck.captured) && budget > 0; ck.next++ {
-		if p := ck.captured[ck.next]; p.marks&ck.capt != 0 {
-			t.writePart(p)
-			budget--
-		}
-	}
-	if ck.next < len(ck.captured) {
-		return false, nil
-	}
-	clear(ck.captured)
-	ck.captured = ck.captured[:0]
-	ck.out = nil
-	return true, nil
-}
+func (t *TopN) ContinueSnapshot(budget int) (bool, error) { return t.ck.cont(budget), nil }
 
 // RestoreState implements Restorer.
 func (t *TopN) RestoreState(scan func(fn func(kg uint16, key, ns, value []byte) error) error) error {

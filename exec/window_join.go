@@ -59,7 +59,7 @@ type WindowJoin struct {
 	nextID  uint64
 	matched [2][]bool // scratch
 
-	ck joinCOW // join_state.go
+	ck markCOW[stateRec] // join_state.go
 }
 
 var (
