@@ -351,6 +351,51 @@ func ckGolden(t *testing.T, late bool) ([]string, []string) {
 	return w, g
 }
 
+// runToSavepoint runs build(o) with checkpoints into st and its sources
+// held at their gate (gated source subtasks reach it), takes a savepoint
+// there, kills the job and returns the savepoint's completion event.
+func runToSavepoint(t *testing.T, st checkpoint.Storage, build func(ckJobOpts) *JobSpec, o ckJobOpts, gated int) *CheckpointEvent {
+	t.Helper()
+	gate := make(chan struct{})
+	defer close(gate)
+	var reached sync.WaitGroup
+	reached.Add(gated)
+	events := make(chan CheckpointEvent, 100)
+	o.gate, o.reached, o.ck = gate, &reached, ckConfig(t, st, time.Hour, events)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, build(o)) }()
+	reached.Wait()
+	// the job is running (sources wait at the gate): ask for a savepoint
+	deadline := time.After(20 * time.Second)
+	for o.ck.Control.Savepoint() != nil {
+		select {
+		case <-deadline:
+			t.Fatal("job never accepted a savepoint request")
+		case <-time.After(time.Millisecond):
+		}
+	}
+	var sp *CheckpointEvent
+	for sp == nil {
+		select {
+		case e := <-events:
+			if e.Kind == "completed" && e.Metadata.Kind == checkpoint.KindSavepoint {
+				sp = &e
+			} else if e.Kind == "aborted" {
+				t.Fatalf("savepoint aborted: %s", e.Reason)
+			}
+		case <-deadline:
+			t.Fatal("no savepoint")
+		}
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("run 1: %v", err)
+	}
+	return sp
+}
+
 func ckConfig(t *testing.T, st checkpoint.Storage, interval time.Duration, events chan<- CheckpointEvent) *CheckpointConfig {
 	return &CheckpointConfig{
 		Storage: st,
@@ -386,47 +431,7 @@ func TestCheckpointSavepointRestoreAtOtherParallelism(t *testing.T) {
 	store := newCkStore()
 
 	// run 1: parallelism 2, paused halfway; savepoint; then killed
-	gate := make(chan struct{})
-	var reached sync.WaitGroup
-	reached.Add(2)
-	events := make(chan CheckpointEvent, 100)
-	cfg := ckConfig(t, st, time.Hour, events)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, ckJob(ckJobOpts{par: 2, store: store, gate: gate, reached: &reached, ck: cfg, late: true}))
-	}()
-	reached.Wait()
-	// the job is running (sources wait at the gate): ask for a savepoint
-	deadline := time.After(20 * time.Second)
-	for {
-		if err := cfg.Control.Savepoint(); err == nil {
-			break
-		}
-		select {
-		case <-deadline:
-			t.Fatal("job never accepted a savepoint request")
-		case <-time.After(time.Millisecond):
-		}
-	}
-	var sp *CheckpointEvent
-	for sp == nil {
-		select {
-		case e := <-events:
-			if e.Kind == "completed" && e.Metadata.Kind == checkpoint.KindSavepoint {
-				sp = &e
-			} else if e.Kind == "aborted" {
-				t.Fatalf("savepoint aborted: %s", e.Reason)
-			}
-		case <-deadline:
-			t.Fatal("no savepoint")
-		}
-	}
-	cancel()
-	if err := <-done; !errors.Is(err, context.Canceled) {
-		t.Fatalf("run 1: %v", err)
-	}
-	close(gate)
+	sp := runToSavepoint(t, st, ckJob, ckJobOpts{par: 2, store: store, late: true}, 2)
 
 	// run 2: restore from the savepoint at parallelism 3
 	cp, err := st.Open(sp.Dir)

@@ -146,38 +146,7 @@ func TestCheckpointJoinSavepointRestoreAtOtherParallelism(t *testing.T) {
 		t.Fatal(err)
 	}
 	store := newCkStore()
-	gate := make(chan struct{})
-	var reached sync.WaitGroup
-	reached.Add(4) // two sources × parallelism 2
-	events := make(chan CheckpointEvent, 100)
-	cfg := ckConfig(t, st, time.Hour, events)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, ckJoinJob(ckJobOpts{par: 2, store: store, gate: gate, reached: &reached, ck: cfg}))
-	}()
-	reached.Wait()
-	deadline := time.After(20 * time.Second)
-	for cfg.Control.Savepoint() != nil {
-		select {
-		case <-deadline:
-			t.Fatal("job never accepted a savepoint request")
-		case <-time.After(time.Millisecond):
-		}
-	}
-	var sp *CheckpointEvent
-	for sp == nil {
-		select {
-		case e := <-events:
-			if e.Kind == "completed" && e.Metadata.Kind == checkpoint.KindSavepoint {
-				sp = &e
-			} else if e.Kind == "aborted" {
-				t.Fatalf("savepoint aborted: %s", e.Reason)
-			}
-		case <-deadline:
-			t.Fatal("no savepoint")
-		}
-	}
+	sp := runToSavepoint(t, st, ckJoinJob, ckJobOpts{par: 2, store: store}, 4)
 	var joinBytes int64
 	for _, tm := range sp.Metadata.Tasks {
 		if tm.Task == stateTask {
@@ -187,11 +156,6 @@ func TestCheckpointJoinSavepointRestoreAtOtherParallelism(t *testing.T) {
 	if joinBytes == 0 {
 		t.Fatal("the savepoint holds no state")
 	}
-	cancel()
-	if err := <-done; !errors.Is(err, context.Canceled) {
-		t.Fatalf("run 1: %v", err)
-	}
-	close(gate)
 
 	cp, err := st.Open(sp.Dir)
 	if err != nil {

@@ -2,13 +2,11 @@ package exec
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -639,43 +637,7 @@ func TestOverCheckpointRestore(t *testing.T) {
 			t.Fatal(err)
 		}
 		store := newCkStore()
-		gate := make(chan struct{})
-		var reached sync.WaitGroup
-		reached.Add(2)
-		events := make(chan CheckpointEvent, 100)
-		cfg := ckConfig(t, st, time.Hour, events)
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() {
-			done <- Run(ctx, ovCkJob(ckJobOpts{par: 2, store: store, gate: gate, reached: &reached, ck: cfg}))
-		}()
-		reached.Wait()
-		deadline := time.After(20 * time.Second)
-		for cfg.Control.Savepoint() != nil {
-			select {
-			case <-deadline:
-				t.Fatal("job never accepted a savepoint request")
-			case <-time.After(time.Millisecond):
-			}
-		}
-		var sp *CheckpointEvent
-		for sp == nil {
-			select {
-			case e := <-events:
-				if e.Kind == "completed" && e.Metadata.Kind == checkpoint.KindSavepoint {
-					sp = &e
-				} else if e.Kind == "aborted" {
-					t.Fatalf("savepoint aborted: %s", e.Reason)
-				}
-			case <-deadline:
-				t.Fatal("no savepoint")
-			}
-		}
-		cancel()
-		if err := <-done; !errors.Is(err, context.Canceled) {
-			t.Fatalf("run 1: %v", err)
-		}
-		close(gate)
+		sp := runToSavepoint(t, st, ovCkJob, ckJobOpts{par: 2, store: store}, 2)
 		if len(store.committed["over"]) == 0 || len(store.committed["overupd"]) == 0 {
 			t.Fatal("nothing committed before the savepoint: the restore proves nothing")
 		}
