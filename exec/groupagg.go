@@ -75,8 +75,7 @@ type GroupAgg struct {
 	maxGroups int
 	ck        groupAggState // groupagg_state.go
 
-	ttl  int64 // ms; 0: none
-	now  func() int64
+	ttl  stateTTL
 	ttlQ []ttlItem // see OnTick
 
 	ttlHead int
@@ -125,15 +124,8 @@ func NewGroupAgg(cfg GroupAggConfig) (*GroupAgg, error) {
 	if g.maxGroups <= 0 {
 		g.maxGroups = DefaultMaxKeyGroups
 	}
-	if cfg.TTL < 0 {
-		return nil, fmt.Errorf("group aggregation: negative state TTL %v", cfg.TTL)
-	}
-	if cfg.TTL > 0 {
-		g.ttl = max(cfg.TTL.Milliseconds(), 1)
-		g.now = cfg.Now
-		if g.now == nil {
-			g.now = func() int64 { return time.Now().UnixMilli() }
-		}
+	if g.ttl, err = newStateTTL("group aggregation", cfg.TTL, cfg.Now); err != nil {
+		return nil, err
 	}
 	g.out.init(len(cfg.Keys)+len(calls), 0)
 	return g, nil
@@ -149,17 +141,17 @@ func (g *GroupAgg) Process(_ int, b *types.Batch, out Emitter) error {
 		}
 	}
 	var now int64
-	if g.ttl > 0 {
-		now = g.now()
+	if g.ttl.ms > 0 {
+		now = g.ttl.now()
 	}
 	for i, row := range b.Rows {
 		g.keyBuf = appendGroupKey(g.keyBuf[:0], row, g.keys)
 		grp := g.groups[string(g.keyBuf)]
-		if grp != nil && g.ttl > 0 && !grp.dead && !grp.touched && now-grp.written >= g.ttl {
+		if grp != nil && g.ttl.ms > 0 && !grp.dead && !grp.touched && now-grp.written >= g.ttl.ms {
 			g.expire(grp)
 			grp = g.groups[string(g.keyBuf)] // nil unless kept for a capture
 		}
-		if grp != nil && g.ttl > 0 {
+		if grp != nil && g.ttl.ms > 0 {
 			grp.written = now
 		}
 		if b.Kind(i).IsRetract() {
@@ -178,7 +170,7 @@ func (g *GroupAgg) Process(_ int, b *types.Batch, out Emitter) error {
 		case grp.dead:
 			g.revive(grp)
 		}
-		if g.ttl > 0 && !grp.queued {
+		if g.ttl.ms > 0 && !grp.queued {
 			grp.queued = true
 			g.ttlQ = append(g.ttlQ, ttlItem{grp: grp, at: now})
 		}
@@ -228,10 +220,7 @@ func (g *GroupAgg) expire(grp *aggGroup) {
 // TickInterval implements Ticker: the TTL sweep runs a few times per TTL
 // (at most once a second); without a TTL there are no ticks.
 func (g *GroupAgg) TickInterval() time.Duration {
-	if g.ttl <= 0 {
-		return 0
-	}
-	return min(max(time.Duration(g.ttl)*time.Millisecond/4, 10*time.Millisecond), time.Second)
+	return g.ttl.tickInterval()
 }
 
 // OnTick implements Ticker: it drops the groups whose TTL has passed. The
@@ -240,13 +229,13 @@ func (g *GroupAgg) TickInterval() time.Duration {
 // time order but for those, which can only delay an expiry, never bring
 // one forward.
 func (g *GroupAgg) OnTick(Emitter) error {
-	if g.ttl <= 0 {
+	if g.ttl.ms <= 0 {
 		return nil
 	}
-	now := g.now()
+	now := g.ttl.now()
 	for g.ttlHead < len(g.ttlQ) {
 		it := g.ttlQ[g.ttlHead]
-		if now-it.at < g.ttl {
+		if now-it.at < g.ttl.ms {
 			break
 		}
 		g.ttlQ[g.ttlHead] = ttlItem{}
@@ -255,7 +244,7 @@ func (g *GroupAgg) OnTick(Emitter) error {
 		switch {
 		case grp.dead || g.groups[grp.key] != grp: // emptied, expired when touched, or removed
 			grp.queued = false
-		case now-grp.written >= g.ttl:
+		case now-grp.written >= g.ttl.ms:
 			grp.queued = false
 			g.expire(grp)
 		default:

@@ -258,8 +258,8 @@ func (g *GroupAgg) RestoreState(scan func(fn func(kg uint16, key, ns, value []by
 		}
 		grp.ck.persisted = true
 		g.addGroup(grp)
-		if g.ttl > 0 { // the TTL starts again (written times are not state)
-			grp.written, grp.queued = g.now(), true
+		if g.ttl.ms > 0 { // the TTL starts again (written times are not state)
+			grp.written, grp.queued = g.ttl.now(), true
 			g.ttlQ = append(g.ttlQ, ttlItem{grp: grp, at: grp.written})
 		}
 		return nil

@@ -250,8 +250,7 @@ type JoinConfig struct {
 type Join struct {
 	joinShape
 	updating [2]bool
-	ttl      int64 // ms; 0 = none
-	now      func() int64
+	ttl      stateTTL
 
 	entries map[string]*joinEntry
 	nextID  uint64
@@ -296,24 +295,17 @@ func NewJoin(cfg JoinConfig) (*Join, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.TTL < 0 {
-		return nil, fmt.Errorf("join: negative state TTL")
+	ttl, err := newStateTTL("join", cfg.TTL, cfg.Now)
+	if err != nil {
+		return nil, err
 	}
-	j := &Join{
+	return &Join{
 		joinShape: sh,
 		updating:  [2]bool{cfg.LeftUpdating, cfg.RightUpdating},
-		ttl:       cfg.TTL.Milliseconds(),
-		now:       cfg.Now,
+		ttl:       ttl,
 		entries:   make(map[string]*joinEntry),
 		nextID:    1,
-	}
-	if cfg.TTL > 0 && j.ttl == 0 {
-		j.ttl = 1
-	}
-	if j.now == nil {
-		j.now = func() int64 { return time.Now().UnixMilli() }
-	}
-	return j, nil
+	}, nil
 }
 
 // RetractMisses is the number of retractions of rows the operator did not
@@ -336,8 +328,8 @@ func (j *Join) Process(input int, b *types.Batch, out Emitter) error {
 		}
 	}
 	var now int64
-	if j.ttl > 0 {
-		now = j.now()
+	if j.ttl.ms > 0 {
+		now = j.ttl.now()
 	}
 	for i, row := range b.Rows {
 		if err := j.processRow(input, row, b.Kind(i), now); err != nil {
@@ -364,7 +356,7 @@ func (j *Join) processRow(s int, row types.Row, kind types.RowKind, now int64) e
 	}
 	key := j.key(s, row)
 	e := j.entries[string(key)]
-	if e != nil && j.ttl > 0 && !j.expireEntry(e, now) {
+	if e != nil && j.ttl.ms > 0 && !j.expireEntry(e, now) {
 		e = nil // every row of the key expired: the entry is gone
 	}
 	var rec *joinRec
@@ -493,7 +485,7 @@ func (j *Join) removeRec(rec *joinRec) {
 }
 
 func (j *Join) touchTTL(rec *joinRec, now int64) {
-	if j.ttl <= 0 {
+	if j.ttl.ms <= 0 {
 		return
 	}
 	rec.written = now
@@ -507,7 +499,7 @@ func (j *Join) expireEntry(e *joinEntry, now int64) bool {
 		list := e.recs[side]
 		keep := list[:0]
 		for _, r := range list {
-			if r.written+j.ttl <= now {
+			if r.written+j.ttl.ms <= now {
 				j.forget(r)
 				j.expired.Add(1)
 				continue
@@ -529,21 +521,18 @@ func (j *Join) expireEntry(e *joinEntry, now int64) bool {
 // TickInterval implements Ticker: the TTL sweep runs a few times per TTL
 // (at most once a second); without a TTL there are no ticks.
 func (j *Join) TickInterval() time.Duration {
-	if j.ttl <= 0 {
-		return 0
-	}
-	return min(max(time.Duration(j.ttl)*time.Millisecond/4, 10*time.Millisecond), time.Second)
+	return j.ttl.tickInterval()
 }
 
 // OnTick implements Ticker: it drops every row whose TTL has passed.
 func (j *Join) OnTick(Emitter) error {
-	if j.ttl <= 0 {
+	if j.ttl.ms <= 0 {
 		return nil
 	}
-	now := j.now()
+	now := j.ttl.now()
 	for j.qHead < len(j.queue) {
 		it := j.queue[j.qHead]
-		if it.at+j.ttl > now {
+		if it.at+j.ttl.ms > now {
 			break
 		}
 		j.queue[j.qHead] = joinTTLItem{}

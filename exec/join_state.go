@@ -208,7 +208,7 @@ func (j *Join) RestoreState(scan func(fn func(kg uint16, key, ns, value []byte) 
 			count: r.count, assoc: r.assoc, written: r.written, ent: e}
 		e.recs[r.side] = append(e.recs[r.side], rec)
 		j.nextID = max(j.nextID, r.id+1)
-		if j.ttl > 0 {
+		if j.ttl.ms > 0 {
 			j.queue = append(j.queue, joinTTLItem{rec: rec, at: r.written})
 		}
 		return nil
