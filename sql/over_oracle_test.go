@@ -8,10 +8,6 @@ package sql_test
 // RANGE cases, whose peers share their results in both engines.
 
 import (
-	"encoding/json"
-	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -64,58 +60,5 @@ var overOracleCases = func() []oracleCase {
 }()
 
 func TestOverOracle(t *testing.T) {
-	for _, seed := range []int64{3, 4} {
-		n := 1200 * int(seed-2)
-		rows := tnGenInput(n, seed)
-		dir := t.TempDir()
-		path := filepath.Join(dir, "t.json")
-		var sb strings.Builder
-		for _, r := range rows {
-			b, err := json.Marshal(r)
-			if err != nil {
-				t.Fatal(err)
-			}
-			sb.Write(b)
-			sb.WriteByte('\n')
-		}
-		if err := os.WriteFile(path, []byte(sb.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		db := openSQLite(t)
-		mustExec(t, db, `CREATE TABLE t (id INTEGER, p TEXT, x INTEGER, ts INTEGER)`)
-		tx, err := db.Begin()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range rows {
-			if _, err := tx.Exec(`INSERT INTO t VALUES (?, ?, ?, ?)`, r.ID, r.P, r.X, r.Ts); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := tx.Commit(); err != nil {
-			t.Fatal(err)
-		}
-		// small batches, so that changelogs go through many states
-		ddl := fmt.Sprintf(`CREATE TABLE t (id BIGINT, p VARCHAR, x BIGINT, ts TIMESTAMP(3),
-  WATERMARK FOR ts AS ts - INTERVAL '4' SECOND) WITH ('connector' = 'file', 'path' = '%s', 'format' = 'json', 'batch-size' = '7');
-`, path)
-		for _, c := range overOracleCases {
-			t.Run(fmt.Sprintf("seed%d/%s", seed, c.name), func(t *testing.T) {
-				want := runSQLite(t, db, c.sqlite)
-				if len(want) == 0 {
-					t.Fatalf("oracle returned no rows: the case tests nothing")
-				}
-				for _, p := range []int{1, 3} {
-					got, _, err := runWeir(t, ddl+c.weir+";", p)
-					if err != nil {
-						t.Errorf("parallelism %d: weir: %v", p, err)
-						continue
-					}
-					if d := diffMultisets(got, want); d != "" {
-						t.Errorf("parallelism %d: mismatch\n%s", p, d)
-					}
-				}
-			})
-		}
-	}
+	runTnOracle(t, []int64{3, 4}, func(seed int64) int { return 1200 * int(seed-2) }, overOracleCases)
 }

@@ -184,9 +184,14 @@ var topnOracleCases = []oracleCase{
 }
 
 func TestTopNOracle(t *testing.T) {
-	for _, seed := range []int64{1, 2} {
-		n := 1500 * int(seed)
-		rows := tnGenInput(n, seed)
+	runTnOracle(t, []int64{1, 2}, func(seed int64) int { return 1500 * int(seed) }, topnOracleCases)
+}
+
+// runTnOracle runs cases over the tnGenInput table t (size(seed) rows per
+// seed) in Weir, at parallelism 1 and 3, and in SQLite, and compares.
+func runTnOracle(t *testing.T, seeds []int64, size func(seed int64) int, cases []oracleCase) {
+	for _, seed := range seeds {
+		rows := tnGenInput(size(seed), seed)
 		dir := t.TempDir()
 		path := filepath.Join(dir, "t.json")
 		var sb strings.Builder
@@ -219,7 +224,7 @@ func TestTopNOracle(t *testing.T) {
 		ddl := fmt.Sprintf(`CREATE TABLE t (id BIGINT, p VARCHAR, x BIGINT, ts TIMESTAMP(3),
   WATERMARK FOR ts AS ts - INTERVAL '4' SECOND) WITH ('connector' = 'file', 'path' = '%s', 'format' = 'json', 'batch-size' = '7');
 `, path)
-		for _, c := range topnOracleCases {
+		for _, c := range cases {
 			t.Run(fmt.Sprintf("seed%d/%s", seed, c.name), func(t *testing.T) {
 				want := runSQLite(t, db, c.sqlite)
 				if len(want) == 0 {
