@@ -504,55 +504,7 @@ func TestOverRestore(t *testing.T) {
 			if len(full) == 0 {
 				t.Fatal("empty result: the test proves nothing")
 			}
-			var subs [3]*OverAgg
-			for i := range subs {
-				first, last := KeyGroupRange(groups, 3, i)
-				op, err := NewOverAgg(cfg)
-				if err != nil {
-					t.Fatal(err)
-				}
-				err = op.RestoreState(func(fn func(kg uint16, key, ns, value []byte) error) error {
-					for _, e := range snap {
-						if int(e.kg) >= first && int(e.kg) <= last {
-							if err := fn(e.kg, e.key, e.ns, e.value); err != nil {
-								return err
-							}
-						}
-					}
-					return nil
-				})
-				if err != nil {
-					t.Fatal(err)
-				}
-				subs[i] = op
-			}
-			var outs [3]aggCollector
-			for i, op := range subs {
-				feed(op, cowStep{wm: lastWM}, &outs[i])
-			}
-			for _, s := range steps[cut:] {
-				if s.batch == nil {
-					for i, op := range subs {
-						feed(op, s, &outs[i])
-					}
-					continue
-				}
-				var parts [3]types.Batch
-				for j, row := range s.batch.Rows {
-					g := int(types.KeyHash(row, cfg.Partition) % groups)
-					i := SubtaskForKeyGroup(groups, 3, g)
-					parts[i].Append(row, s.batch.Kind(j))
-				}
-				for i, op := range subs {
-					if parts[i].Len() > 0 {
-						feed(op, cowStep{batch: &parts[i]}, &outs[i])
-					}
-				}
-			}
-			got := maps.Clone(base)
-			for i := range outs {
-				got.apply(t, outs[i].take())
-			}
+			got := replayRestoredAtThree(t, snap, groups, cfg.Partition, func() (*OverAgg, error) { return NewOverAgg(cfg) }, feed, lastWM, steps[cut:], base)
 			if g, w := got.sorted(), full.sorted(); !slices.Equal(g, w) {
 				t.Fatalf("restored at parallelism 3:\n got %v\nwant %v", g, w)
 			}

@@ -618,62 +618,72 @@ func TestTopNRestore(t *testing.T) {
 				t.Fatal("empty result: the test proves nothing")
 			}
 
-			// restore at parallelism 3: subtask i gets its key groups
-			var subs [3]*TopN
-			for i := range subs {
-				first, last := KeyGroupRange(groups, 3, i)
-				op, err := NewTopN(cfg)
-				if err != nil {
-					t.Fatal(err)
-				}
-				err = op.RestoreState(func(fn func(kg uint16, key, ns, value []byte) error) error {
-					for _, e := range snap {
-						if int(e.kg) >= first && int(e.kg) <= last {
-							if err := fn(e.kg, e.key, e.ns, e.value); err != nil {
-								return err
-							}
-						}
-					}
-					return nil
-				})
-				if err != nil {
-					t.Fatal(err)
-				}
-				subs[i] = op
-			}
-			// the watermark climbs back before new rows arrive
-			var outs [3]aggCollector
-			for i, op := range subs {
-				feed(op, cowStep{wm: lastWM}, &outs[i])
-			}
-			for _, s := range steps[cut:] {
-				if s.batch == nil {
-					for i, op := range subs {
-						feed(op, s, &outs[i])
-					}
-					continue
-				}
-				var parts [3]types.Batch
-				for j, row := range s.batch.Rows {
-					g := int(types.KeyHash(row, cfg.Partition) % groups)
-					i := SubtaskForKeyGroup(groups, 3, g)
-					parts[i].Append(row, s.batch.Kind(j))
-				}
-				for i, op := range subs {
-					if parts[i].Len() > 0 {
-						feed(op, cowStep{batch: &parts[i]}, &outs[i])
-					}
-				}
-			}
-			got := maps.Clone(base)
-			for i := range outs {
-				got.apply(t, outs[i].take())
-			}
+			got := replayRestoredAtThree(t, snap, groups, cfg.Partition, func() (*TopN, error) { return NewTopN(cfg) }, feed, lastWM, steps[cut:], base)
 			if g, w := got.sorted(), full.sorted(); !slices.Equal(g, w) {
 				t.Fatalf("restored at parallelism 3:\n got %v\nwant %v", g, w)
 			}
 		})
 	}
+}
+
+// replayRestoredAtThree restores snap into three subtasks by key group (as
+// a restore at parallelism 3 does), gives them the watermark they had,
+// feeds them steps with every batch split by the key group of its keys,
+// and returns their changelogs applied on top of base.
+func replayRestoredAtThree[O Restorer](t *testing.T, snap rawState, groups int, keys []int, newOp func() (O, error),
+	feed func(O, cowStep, Emitter), lastWM int64, steps []cowStep, base tnMaterialize) tnMaterialize {
+	t.Helper()
+	var subs [3]O
+	for i := range subs {
+		first, last := KeyGroupRange(groups, 3, i)
+		op, err := newOp()
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = op.RestoreState(func(fn func(kg uint16, key, ns, value []byte) error) error {
+			for _, e := range snap {
+				if int(e.kg) >= first && int(e.kg) <= last {
+					if err := fn(e.kg, e.key, e.ns, e.value); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		subs[i] = op
+	}
+	// the watermark climbs back before new rows arrive
+	var outs [3]aggCollector
+	for i, op := range subs {
+		feed(op, cowStep{wm: lastWM}, &outs[i])
+	}
+	for _, s := range steps {
+		if s.batch == nil {
+			for i, op := range subs {
+				feed(op, s, &outs[i])
+			}
+			continue
+		}
+		var parts [3]types.Batch
+		for j, row := range s.batch.Rows {
+			g := int(types.KeyHash(row, keys) % uint64(groups))
+			i := SubtaskForKeyGroup(groups, 3, g)
+			parts[i].Append(row, s.batch.Kind(j))
+		}
+		for i, op := range subs {
+			if parts[i].Len() > 0 {
+				feed(op, cowStep{batch: &parts[i]}, &outs[i])
+			}
+		}
+	}
+	got := maps.Clone(base)
+	for i := range outs {
+		got.apply(t, outs[i].take())
+	}
+	return got
 }
 
 // rawState is a StateWriter keeping the last write of each entry.
