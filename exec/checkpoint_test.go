@@ -270,6 +270,7 @@ type ckJobOpts struct {
 	ck      *CheckpointConfig
 	slow    func(id uint64) time.Duration // the window sink's PreCommit
 	late    bool                          // see ckRow
+	memory  int64                         // JobSpec.StateMemory
 }
 
 func ckJob(o ckJobOpts) *JobSpec {
@@ -303,7 +304,7 @@ func ckJob(o ckJobOpts) *JobSpec {
 		}}
 	sinkG := &Vertex{Name: "Sink#5", Parallelism: 2, Inputs: []Edge{{From: 2, Kind: Hash, Keys: []int{0}}},
 		NewSink: func(tc *TaskContext) (Sink, error) { return &ckSink{store: o.store, name: "groups"}, nil }}
-	return &JobSpec{Vertices: []*Vertex{src, win, grp, sinkW, sinkG}, Checkpoint: o.ck}
+	return &JobSpec{Vertices: []*Vertex{src, win, grp, sinkW, sinkG}, Checkpoint: o.ck, StateMemory: o.memory}
 }
 
 // ckResult is the committed output: window rows sorted, and the final
@@ -453,8 +454,26 @@ func TestCheckpointSavepointRestoreAtOtherParallelism(t *testing.T) {
 }
 
 func TestCheckpointCancelAndRestoreRepeatedly(t *testing.T) {
+	cancelAndRestoreRepeatedly(t, 3, 0)
+}
+
+// TestCheckpointSpillCancelAndRestore is the same with room for about two
+// of the aggregate's groups in memory: the rest is spilled to Badger, so
+// checkpoints capture spilled groups and restores spill as they load.
+func TestCheckpointSpillCancelAndRestore(t *testing.T) {
+	spilled := cancelAndRestoreRepeatedly(t, 2, 1200)
+	if spilled.Evicted < 100 || spilled.Reloaded < 100 {
+		t.Fatalf("the aggregate evicted %d and reloaded %d groups: it did not spill", spilled.Evicted, spilled.Reloaded)
+	}
+}
+
+// cancelAndRestoreRepeatedly cancels ckJob at random moments and restores
+// it from its latest checkpoint at random parallelisms until a run
+// finishes, for seeds seeds; the committed output must be the golden
+// one. It returns the aggregate's spill figures summed over all runs.
+func cancelAndRestoreRepeatedly(t *testing.T, seeds int, memory int64) (spilled SpillStats) {
 	goldW, goldG := ckGolden(t, false)
-	for seed := range 3 {
+	for seed := range seeds {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(uint64(seed), 7))
 			st, err := checkpoint.NewDirStorage(t.TempDir())
@@ -476,9 +495,14 @@ func TestCheckpointCancelAndRestoreRepeatedly(t *testing.T) {
 					kill = time.Hour // let it finish
 				}
 				timer := time.AfterFunc(kill, cancel)
-				err := Run(ctx, ckJob(ckJobOpts{par: par, store: store, pace: 200 * time.Microsecond, ck: cfg}))
+				spec := ckJob(ckJobOpts{par: par, store: store, pace: 200 * time.Microsecond, ck: cfg, memory: memory})
+				err := Run(ctx, spec)
 				timer.Stop()
 				cancel()
+				if st, ok := spec.Vertices[2].Spill(); ok {
+					spilled.Evicted += st.Evicted
+					spilled.Reloaded += st.Reloaded
+				}
 				if err == nil {
 					break
 				}
@@ -499,6 +523,7 @@ func TestCheckpointCancelAndRestoreRepeatedly(t *testing.T) {
 			}
 		})
 	}
+	return spilled
 }
 
 // TestCheckpointDeltaAfterAbortedCheckpoints: a slow sink makes every second

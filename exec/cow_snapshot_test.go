@@ -4,11 +4,13 @@ import (
 	"encoding/binary"
 	"maps"
 	"math/rand/v2"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/weirsql/weir/sql/types"
+	"github.com/weirsql/weir/state"
 )
 
 // The copy-on-write snapshot test: an operator that tracks its changes is
@@ -327,6 +329,11 @@ func cowScript(r *rand.Rand, n int, retract bool) []cowStep {
 }
 
 func TestCopyOnWriteSnapshots(t *testing.T) {
+	spill, err := state.OpenSpill(filepath.Join(t.TempDir(), "spill"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer spill.Close()
 	aggs := []AggCall{{Kind: AggCountStar, Arg: -1}, {Kind: AggSum, Arg: 2, ArgType: types.TBigInt}, {Kind: AggMax, Arg: 2, ArgType: types.TBigInt}}
 	window := func(spec WindowSpec) func() CopyOnWriteSnapshotter {
 		return func() CopyOnWriteSnapshotter {
@@ -398,6 +405,18 @@ func TestCopyOnWriteSnapshots(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			return g
+		}, true, nil},
+		// the same with room for two or three groups in memory: the rest
+		// is spilled, and reloaded, all the time
+		{"group-spill", func() CopyOnWriteSnapshotter {
+			g, err := NewGroupAgg(GroupAggConfig{Keys: []int{0}, InputUpdating: true,
+				Aggs: []AggCall{{Kind: AggCountStar, Arg: -1}, {Kind: AggSum, Arg: 2, ArgType: types.TBigInt}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			g.EnableSpill(spill.Space(), 1000)
+			t.Cleanup(func() { g.Close() })
 			return g
 		}, true, nil},
 	}

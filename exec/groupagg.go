@@ -37,6 +37,7 @@
 package exec
 
 import (
+	"encoding/binary"
 	"fmt"
 	"slices"
 	"time"
@@ -78,6 +79,8 @@ type GroupAgg struct {
 	ttl  stateTTL
 	ttlQ []ttlItem // see OnTick
 
+	sp *groupSpill // groupagg_spill.go; nil without spilling
+
 	ttlHead int
 	expired int64 // groups dropped by the TTL
 }
@@ -94,11 +97,16 @@ type aggGroup struct {
 	touched bool
 	kg      uint16
 	written int64 // processing time of the last write (TTL)
+	qat     int64 // time of its entry in ttlQ, when queued
 	queued  bool  // in ttlQ
 	// checkpointing (groupagg_state.go)
 	ck   groupCk
 	idx  int32 // position in ck.all
+	dpos int32 // position in ck.dirty when changed in the current epoch
 	dead bool
+	// spilling (groupagg_spill.go)
+	ref  bool  // used since the clock hand last passed
+	size int32 // estimated bytes in memory
 }
 
 // NewGroupAgg checks cfg and builds the operator.
@@ -146,13 +154,19 @@ func (g *GroupAgg) Process(_ int, b *types.Batch, out Emitter) error {
 	}
 	for i, row := range b.Rows {
 		g.keyBuf = appendGroupKey(g.keyBuf[:0], row, g.keys)
-		grp := g.groups[string(g.keyBuf)]
+		grp, err := g.lookup(func() uint16 { return g.keyGroup(row) })
+		if err != nil {
+			return err
+		}
 		if grp != nil && g.ttl.ms > 0 && !grp.dead && !grp.touched && now-grp.written >= g.ttl.ms {
 			g.expire(grp)
 			grp = g.groups[string(g.keyBuf)] // nil unless kept for a capture
 		}
-		if grp != nil && g.ttl.ms > 0 {
-			grp.written = now
+		if grp != nil {
+			grp.ref = true
+			if g.ttl.ms > 0 {
+				grp.written = now
+			}
 		}
 		if b.Kind(i).IsRetract() {
 			if grp == nil || grp.rows <= 0 || grp.dead {
@@ -171,8 +185,8 @@ func (g *GroupAgg) Process(_ int, b *types.Batch, out Emitter) error {
 			g.revive(grp)
 		}
 		if g.ttl.ms > 0 && !grp.queued {
-			grp.queued = true
-			g.ttlQ = append(g.ttlQ, ttlItem{grp: grp, at: now})
+			grp.queued, grp.qat = true, now
+			g.ttlQ = append(g.ttlQ, ttlItem{key: grp.key, kg: grp.kg, at: now})
 		}
 		g.touch(grp)
 		g.agg.add(grp.accs, row)
@@ -186,7 +200,14 @@ func (g *GroupAgg) Process(_ int, b *types.Batch, out Emitter) error {
 	}
 	clear(g.touched)
 	g.touched = g.touched[:0]
-	return g.out.flush(out)
+	if err := g.out.flush(out); err != nil {
+		return err
+	}
+	return g.maybeEvict()
+}
+
+func (g *GroupAgg) keyGroup(row types.Row) uint16 {
+	return uint16(types.KeyHash(row, g.keys) % uint64(g.maxGroups))
 }
 
 func (g *GroupAgg) newGroup(row types.Row) *aggGroup {
@@ -199,9 +220,10 @@ func (g *GroupAgg) newGroup(row types.Row) *aggGroup {
 		vals: vals,
 		accs: make([]Accumulator, g.nAggs),
 		prev: make([]types.Value, g.nAggs),
-		kg:   uint16(types.KeyHash(row, g.keys) % uint64(g.maxGroups)),
+		kg:   g.keyGroup(row),
 	}
 	g.addGroup(grp)
+	g.resident(grp)
 	return grp
 }
 
@@ -240,15 +262,27 @@ func (g *GroupAgg) OnTick(Emitter) error {
 		}
 		g.ttlQ[g.ttlHead] = ttlItem{}
 		g.ttlHead++
-		grp := it.grp
+		grp := g.groups[it.key]
+		if grp == nil && g.sp != nil && g.sp.spilled > 0 {
+			requeue, err := g.sweepSpilled(it, now)
+			if err != nil {
+				return err
+			}
+			if requeue {
+				continue
+			}
+			grp = g.groups[it.key] // reloaded to expire
+		}
 		switch {
-		case grp.dead || g.groups[grp.key] != grp: // emptied, expired when touched, or removed
+		case grp == nil || grp.qat != it.at: // removed, or not this entry's group
+		case grp.dead: // emptied, or expired when touched
 			grp.queued = false
 		case now-grp.written >= g.ttl.ms:
 			grp.queued = false
 			g.expire(grp)
 		default:
-			g.ttlQ = append(g.ttlQ, ttlItem{grp: grp, at: grp.written})
+			grp.qat = grp.written
+			g.ttlQ = append(g.ttlQ, ttlItem{key: grp.key, kg: grp.kg, at: grp.written})
 		}
 	}
 	if g.ttlHead > 1024 && g.ttlHead > len(g.ttlQ)/2 {
@@ -256,11 +290,37 @@ func (g *GroupAgg) OnTick(Emitter) error {
 		clear(g.ttlQ[n:])
 		g.ttlQ, g.ttlHead = g.ttlQ[:n], 0
 	}
-	return nil
+	return g.maybeEvict()
+}
+
+// sweepSpilled handles a due expiry-queue entry whose group is spilled: a
+// group not expired goes back in the queue at its last write (requeue);
+// an expired one is reloaded for OnTick to drop.
+func (g *GroupAgg) sweepSpilled(it ttlItem, now int64) (requeue bool, err error) {
+	v, ok, err := g.sp.sp.Get(it.kg, stringBytes(it.key))
+	if err != nil || !ok {
+		return false, err
+	}
+	written, qat, ok := spilledTTL(v)
+	if !ok || qat != it.at {
+		return false, nil
+	}
+	if now-written < g.ttl.ms {
+		// rewrite the header's queue time: the entry moves to written
+		binary.LittleEndian.PutUint64(v[17:], uint64(written))
+		if err := g.sp.sp.Put(it.kg, stringBytes(it.key), v); err != nil {
+			return false, err
+		}
+		g.ttlQ = append(g.ttlQ, ttlItem{key: it.key, kg: it.kg, at: written})
+		return true, nil
+	}
+	_, err = g.reload(it.kg, stringBytes(it.key))
+	return false, err
 }
 
 type ttlItem struct {
-	grp *aggGroup
+	key string
+	kg  uint16
 	at  int64
 }
 

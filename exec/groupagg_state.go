@@ -70,6 +70,7 @@ func (g *GroupAgg) addGroup(grp *aggGroup) {
 func (g *GroupAgg) removeGroup(grp *aggGroup) {
 	ck := &g.ck
 	delete(g.groups, grp.key)
+	g.forget(grp)
 	ck.all[grp.idx] = nil
 	ck.holes++
 	if ck.out == nil && ck.holes > 1024 && ck.holes > len(ck.all)/2 {
@@ -103,6 +104,7 @@ func (g *GroupAgg) markDirty(grp *aggGroup) {
 	}
 	cow := ck.pending(grp)
 	grp.ck.chg = ck.epoch
+	grp.dpos = int32(len(ck.dirty))
 	ck.dirty = append(ck.dirty, grp)
 	if cow {
 		g.writeGroup(grp) // copy on write
@@ -118,6 +120,7 @@ func (g *GroupAgg) writeGroup(grp *aggGroup) {
 		ck.vbuf = g.encodeGroup(ck.vbuf[:0], grp)
 		ck.out.Put(grp.kg, stringBytes(grp.key), nil, ck.vbuf)
 		grp.ck.persisted = true
+		g.resize(grp, len(ck.vbuf))
 		return
 	}
 	if grp.ck.persisted {
@@ -187,7 +190,7 @@ func (g *GroupAgg) CaptureState(_ uint64, full bool, out StateWriter) error {
 	if full {
 		ck.fullEnd = len(ck.all)
 	}
-	return nil
+	return g.captureSpilled(full)
 }
 
 // ContinueSnapshot implements CopyOnWriteSnapshotter.
@@ -200,7 +203,7 @@ func (g *GroupAgg) ContinueSnapshot(budget int) (bool, error) {
 		budget = int(^uint(0) >> 1)
 	}
 	for ; ck.next < len(ck.captured) && budget > 0; ck.next++ {
-		if grp := ck.captured[ck.next]; ck.pending(grp) {
+		if grp := ck.captured[ck.next]; grp != nil && ck.pending(grp) {
 			g.writeGroup(grp)
 			budget--
 		}
@@ -217,6 +220,9 @@ func (g *GroupAgg) ContinueSnapshot(budget int) (bool, error) {
 	if ck.fullNext < ck.fullEnd {
 		return false, nil
 	}
+	if done, err := g.continueSpilled(budget); !done || err != nil {
+		return false, err
+	}
 	clear(ck.captured)
 	ck.captured = ck.captured[:0]
 	ck.out = nil
@@ -226,42 +232,63 @@ func (g *GroupAgg) ContinueSnapshot(budget int) (bool, error) {
 	return true, nil
 }
 
-// RestoreState implements Restorer.
+// RestoreState implements Restorer. With spilling, groups beyond the
+// memory budget are spilled as they are read.
 func (g *GroupAgg) RestoreState(scan func(fn func(kg uint16, key, ns, value []byte) error) error) error {
 	g.TrackChanges()
-	nk := len(g.keys)
+	n := 0
 	return scan(func(kg uint16, key, _, value []byte) error {
-		d := accDecoder{b: value}
-		if f := d.uvarint(); f != groupStateFormat {
-			return fmt.Errorf("group aggregate state: format %d, want %d", f, groupStateFormat)
-		}
-		grp := &aggGroup{
-			key:  string(key),
-			kg:   kg,
-			vals: make(types.Row, nk),
-			accs: make([]Accumulator, g.nAggs),
-			prev: make([]types.Value, g.nAggs),
-		}
-		grp.rows = d.varint()
-		grp.emitted = d.byte() == 1
-		for i := range grp.vals {
-			grp.vals[i] = d.value()
-		}
-		for i := range grp.prev {
-			grp.prev[i] = d.value()
-		}
-		if d.err != nil {
-			return fmt.Errorf("group aggregate state: %w", d.err)
-		}
-		if _, err := DecodeAccumulators(d.b, grp.accs); err != nil {
-			return fmt.Errorf("group aggregate state: %w", err)
+		grp, err := g.decodeGroup(kg, string(key), value)
+		if err != nil {
+			return err
 		}
 		grp.ck.persisted = true
 		g.addGroup(grp)
+		g.resident(grp)
 		if g.ttl.ms > 0 { // the TTL starts again (written times are not state)
 			grp.written, grp.queued = g.ttl.now(), true
-			g.ttlQ = append(g.ttlQ, ttlItem{grp: grp, at: grp.written})
+			grp.qat = grp.written
+			g.ttlQ = append(g.ttlQ, ttlItem{key: grp.key, kg: kg, at: grp.written})
+		}
+		if n++; n%1024 == 0 {
+			return g.maybeEvict()
 		}
 		return nil
 	})
+}
+
+// decodeGroup decodes a group as encodeGroup wrote it.
+func (g *GroupAgg) decodeGroup(kg uint16, key string, value []byte) (*aggGroup, error) {
+	d := accDecoder{b: value}
+	if f := d.uvarint(); f != groupStateFormat {
+		return nil, fmt.Errorf("group aggregate state: format %d, want %d", f, groupStateFormat)
+	}
+	grp := &aggGroup{
+		key:  key,
+		kg:   kg,
+		vals: make(types.Row, len(g.keys)),
+		accs: make([]Accumulator, g.nAggs),
+		prev: make([]types.Value, g.nAggs),
+	}
+	grp.rows = d.varint()
+	grp.emitted = d.byte() == 1
+	for i := range grp.vals {
+		grp.vals[i] = d.value()
+	}
+	for i := range grp.prev {
+		grp.prev[i] = d.value()
+	}
+	if d.err != nil {
+		return nil, fmt.Errorf("group aggregate state: %w", d.err)
+	}
+	if _, err := DecodeAccumulators(d.b, grp.accs); err != nil {
+		return nil, fmt.Errorf("group aggregate state: %w", err)
+	}
+	return grp, nil
+}
+
+// Close implements Closer: it releases a capture's spill snapshot.
+func (g *GroupAgg) Close() error {
+	g.closeSpill()
+	return nil
 }

@@ -1,13 +1,17 @@
 package exec
 
 import (
+	"fmt"
+	"maps"
 	"math/rand/v2"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/weirsql/weir/sql/types"
+	"github.com/weirsql/weir/state"
 )
 
 // gaStep is one input batch: rows written "+I a 5" (key, value; "NULL" for
@@ -159,12 +163,37 @@ func TestGroupAggDistinctRetract(t *testing.T) {
 // of rows inserted earlier) and checks that applying the output changelog
 // gives the aggregate of the live rows, computed by brute force.
 func TestGroupAggRandomized(t *testing.T) {
+	t.Run("memory", func(t *testing.T) { testGroupAggRandomized(t, nil) })
+	// with room for a few groups: most live in the spill store, and every
+	// batch reloads some
+	t.Run("spill", func(t *testing.T) {
+		store := openTestSpill(t)
+		testGroupAggRandomized(t, func(g *GroupAgg) {
+			g.EnableSpill(store.Space(), 8<<10)
+		})
+	})
+}
+
+func openTestSpill(t testing.TB) *state.SpillStore {
+	store, err := state.OpenSpill(filepath.Join(t.TempDir(), "spill"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	return store
+}
+
+func testGroupAggRandomized(t *testing.T, spill func(*GroupAgg)) {
 	calls := waRandomAggs
+	var evicted, reloaded int64
 	for seed := uint64(1); seed <= 5; seed++ {
 		rng := rand.New(rand.NewPCG(seed, 7))
 		op, err := NewGroupAgg(GroupAggConfig{Keys: []int{0, 5}, Aggs: calls, InputUpdating: true})
 		if err != nil {
 			t.Fatal(err)
+		}
+		if spill != nil {
+			spill(op)
 		}
 		pool := waRandomRows(rng, 3000, 0)
 		var live []types.Row
@@ -225,6 +254,12 @@ func TestGroupAggRandomized(t *testing.T) {
 				}
 			}
 		}
+		st := op.SpillStats()
+		evicted += st.Evicted
+		reloaded += st.Reloaded
+	}
+	if spill != nil && (evicted < 1000 || reloaded < 1000) {
+		t.Errorf("%d groups evicted and %d reloaded: the budget does not make the operator spill", evicted, reloaded)
 	}
 }
 
@@ -331,5 +366,100 @@ func TestGroupAggStateTTL(t *testing.T) {
 	step(400, []string{"-U a 4", "+U a 6"}, "+I a,1,6") // a expired (130): the retraction is ignored, a new group
 	if n := op.ExpiredGroups(); n < 4 {
 		t.Fatalf("%d groups expired, want at least 4", n)
+	}
+}
+
+// TestGroupAggSpillTTL runs one operator in memory and one that spills
+// all but a few groups side by side, with a state TTL, random batches,
+// sweeps and captures: they must emit the same changelog, expire the
+// same groups, and their captures, applied in order, the same state.
+func TestGroupAggSpillTTL(t *testing.T) {
+	store := openTestSpill(t)
+	var evicted, expired int64
+	for seed := uint64(1); seed <= 8; seed++ {
+		rng := rand.New(rand.NewPCG(seed, 3))
+		var now int64
+		newOp := func() *GroupAgg {
+			op, err := NewGroupAgg(GroupAggConfig{Keys: []int{0}, InputUpdating: true,
+				Aggs: []AggCall{{Kind: AggCountStar, Arg: -1}, {Kind: AggSum, Arg: 1, ArgType: types.TBigInt}},
+				TTL:  100 * time.Millisecond, Now: func() int64 { return now }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			op.TrackChanges()
+			return op
+		}
+		mem, sp := newOp(), newOp()
+		sp.EnableSpill(store.Space(), 1500)
+		var outMem, outSp aggCollector
+		stMem, stSp := map[string]string{}, map[string]string{}
+		var live []string
+		for step := 0; step < 400; step++ {
+			now += int64(rng.IntN(15))
+			switch p := rng.IntN(10); {
+			case p < 6:
+				var lines []string
+				for range 1 + rng.IntN(6) {
+					if len(live) > 0 && rng.IntN(4) == 0 {
+						i := rng.IntN(len(live))
+						lines = append(lines, "-D "+live[i])
+						live = slices.Delete(live, i, i+1)
+						continue
+					}
+					r := fmt.Sprintf("k%d %d", rng.IntN(25), rng.IntN(100))
+					lines = append(lines, "+I "+r)
+					live = append(live, r)
+				}
+				for _, op := range []*GroupAgg{mem, sp} {
+					out := &outMem
+					if op == sp {
+						out = &outSp
+					}
+					if err := op.Process(0, gaParse(t, lines), out); err != nil {
+						t.Fatal(err)
+					}
+				}
+			case p < 8:
+				if err := mem.OnTick(&outMem); err != nil {
+					t.Fatal(err)
+				}
+				if err := sp.OnTick(&outSp); err != nil {
+					t.Fatal(err)
+				}
+			default:
+				full := rng.IntN(3) == 0
+				for _, c := range []struct {
+					op *GroupAgg
+					m  map[string]string
+				}{{mem, stMem}, {sp, stSp}} {
+					var log stateLog
+					if err := c.op.CaptureState(uint64(step), full, &log); err != nil {
+						t.Fatal(err)
+					}
+					if _, err := c.op.ContinueSnapshot(0); err != nil {
+						t.Fatal(err)
+					}
+					if full {
+						clear(c.m)
+					}
+					log.applyTo(t, c.m)
+				}
+				if !maps.Equal(stMem, stSp) {
+					t.Fatalf("seed %d step %d: captured state differs:\n memory %v\n spill  %v", seed, step, stMem, stSp)
+				}
+			}
+			if a, b := outMem.take(), outSp.take(); !slices.Equal(a, b) {
+				t.Fatalf("seed %d step %d: output differs:\n memory %v\n spill  %v", seed, step, a, b)
+			}
+			if mem.ExpiredGroups() != sp.ExpiredGroups() {
+				t.Fatalf("seed %d step %d: %d groups expired in memory, %d with spilling", seed, step, mem.ExpiredGroups(), sp.ExpiredGroups())
+			}
+		}
+		evicted += sp.SpillStats().Evicted
+		expired += sp.ExpiredGroups()
+		sp.Close()
+	}
+	if evicted < 500 || expired < 100 {
+		t.Fatalf("%d evictions and %d expiries: the test does not exercise spilled expiry", evicted, expired)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strconv"
 	"sync"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/weirsql/weir/checkpoint"
 	"github.com/weirsql/weir/sql/types"
+	"github.com/weirsql/weir/state"
 )
 
 // EdgeKind says how rows travel from an upstream vertex's subtasks to a
@@ -95,6 +97,25 @@ type Vertex struct {
 	RecordsIn, RecordsOut atomic.Int64
 	watermarks            atomic.Pointer[[]atomic.Int64] // per subtask
 	lags                  atomic.Pointer[[]LagReporter]  // per subtask, nil for those that do not report
+	spills                atomic.Pointer[[]Spiller]      // the subtasks that spill
+}
+
+// Spill sums the spill figures of the vertex's subtasks while the job
+// runs; ok is false for a vertex that does not spill.
+func (v *Vertex) Spill() (st SpillStats, ok bool) {
+	p := v.spills.Load()
+	if p == nil {
+		return st, false
+	}
+	for _, s := range *p {
+		x := s.SpillStats()
+		st.Budget += x.Budget
+		st.Resident += x.Resident
+		st.Spilled += x.Spilled
+		st.Evicted += x.Evicted
+		st.Reloaded += x.Reloaded
+	}
+	return st, true
 }
 
 // Lag is the sum of the source subtasks' lags (LagReporter) while the job
@@ -163,6 +184,13 @@ type JobSpec struct {
 	OnStatus StatusFunc
 	// Checkpoint, if set, makes the job take checkpoints (checkpointing.go).
 	Checkpoint *CheckpointConfig
+	// StateMemory, when positive, is the memory (bytes, estimated) the
+	// operators that can spill (Spiller) may keep their state in, shared
+	// equally among their subtasks; the rest goes to a spill store in
+	// SpillDir (an absent or empty directory; empty: a temporary one),
+	// removed when Run returns. Zero: state stays in memory.
+	StateMemory int64
+	SpillDir    string
 }
 
 // OperatorError reports which subtask failed.
@@ -370,6 +398,16 @@ func Run(ctx context.Context, spec *JobSpec) error {
 					fail(&OperatorError{Vertex: name, Subtask: s, Parallelism: v.Parallelism, Err: err})
 				}
 			})
+		}
+	}
+	if spec.StateMemory > 0 {
+		store, err := enableSpill(spec, tasks)
+		if err != nil {
+			cancel(err)
+			return err
+		}
+		if store != nil {
+			defer store.Close()
 		}
 	}
 	var ckWG sync.WaitGroup
@@ -1021,3 +1059,39 @@ type chainError struct {
 
 func (e *chainError) Error() string { return e.name + ": " + e.err.Error() }
 func (e *chainError) Unwrap() error { return e.err }
+
+// enableSpill opens the job's spill store and gives every Spiller subtask
+// its space and share of spec.StateMemory; no store if there is none.
+func enableSpill(spec *JobSpec, tasks []*task) (*state.SpillStore, error) {
+	var sps []Spiller
+	byVertex := map[*Vertex][]Spiller{}
+	for _, t := range tasks {
+		if s, ok := t.op.(Spiller); ok {
+			sps = append(sps, s)
+			byVertex[t.v] = append(byVertex[t.v], s)
+		}
+	}
+	for v, s := range byVertex {
+		v.spills.Store(&s)
+	}
+	if len(sps) == 0 {
+		return nil, nil
+	}
+	dir := spec.SpillDir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "weir-spill-")
+		if err != nil {
+			return nil, fmt.Errorf("spill directory: %w", err)
+		}
+		dir = d
+	}
+	store, err := state.OpenSpill(dir)
+	if err != nil {
+		return nil, err
+	}
+	budget := max(spec.StateMemory/int64(len(sps)), 1)
+	for _, s := range sps {
+		s.EnableSpill(store.Space(), budget)
+	}
+	return store, nil
+}

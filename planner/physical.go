@@ -25,6 +25,10 @@ type Options struct {
 	// the groups of a non-windowed GROUP BY this long after they were last
 	// written ('table.exec.state.ttl').
 	StateTTL time.Duration
+	// StateMemory, when positive, is the memory the job's operators that
+	// can spill keep their state in; the rest goes to Badger
+	// (exec.JobSpec.StateMemory, 'state.memory').
+	StateMemory int64
 }
 
 // PNode is one operator of the physical DAG.
@@ -679,7 +683,7 @@ func (b *builder) markChains() {
 // Job converts the plan into an exec job. Chained Calcs run inside their
 // producer's goroutine.
 func (p *Plan) Job() *exec.JobSpec {
-	spec := &exec.JobSpec{MaxKeyGroups: p.opts.MaxKeyGroups}
+	spec := &exec.JobSpec{MaxKeyGroups: p.opts.MaxKeyGroups, StateMemory: p.opts.StateMemory}
 	host := map[*PNode]*PNode{} // chained node → the node whose vertex runs it
 	index := map[*PNode]int{}
 	for _, n := range p.Nodes {

@@ -13,6 +13,7 @@ import (
 	"github.com/weirsql/weir/connectors"
 	"github.com/weirsql/weir/planner"
 	"github.com/weirsql/weir/sql/types"
+	"github.com/weirsql/weir/state"
 )
 
 // Session executes statements against a catalog. It is not safe for
@@ -30,6 +31,7 @@ var settingDefaults = map[string]string{
 	"parallelism":    "1",
 	"max-key-groups": "128",
 	"state.ttl":      "0",
+	"state.memory":   "auto",
 }
 
 // settingAliases maps Flink's names onto Weir's.
@@ -38,6 +40,7 @@ var settingAliases = map[string]string{
 	"table.exec.resource.default-parallelism": "parallelism",
 	"pipeline.max-parallelism":                "max-key-groups",
 	"table.exec.state.ttl":                    "state.ttl",
+	"taskmanager.memory.managed.size":         "state.memory",
 }
 
 // NewSession makes a session with an empty catalog.
@@ -81,6 +84,10 @@ func (s *Session) Set(key, value string) error {
 		if _, err := parseTTL(value); err != nil {
 			return err
 		}
+	case "state.memory":
+		if _, err := parseStateMemory(value); err != nil {
+			return err
+		}
 	}
 	s.settings[k] = value
 	return nil
@@ -90,7 +97,35 @@ func (s *Session) options() planner.Options {
 	p, _ := strconv.Atoi(s.settings["parallelism"])
 	m, _ := strconv.Atoi(s.settings["max-key-groups"])
 	ttl, _ := parseTTL(s.settings["state.ttl"])
-	return planner.Options{Parallelism: p, MaxKeyGroups: m, StateTTL: ttl}
+	mem, _ := parseStateMemory(s.settings["state.memory"])
+	return planner.Options{Parallelism: p, MaxKeyGroups: m, StateTTL: ttl, StateMemory: mem}
+}
+
+// parseStateMemory reads 'state.memory', the memory a job's spilling
+// operators may keep state in before the rest goes to Badger: 'auto' (half
+// of the memory available to the process), 'unlimited' or '0' (never
+// spill), or a size: '512mb', '2 GB', '64k', or bytes.
+func parseStateMemory(v string) (int64, error) {
+	l := strings.ToLower(strings.TrimSpace(v))
+	switch l {
+	case "auto", "":
+		return state.MemoryAvailable() / 2, nil
+	case "unlimited", "0":
+		return 0, nil
+	}
+	bad := fmt.Errorf("state.memory must be 'auto', 'unlimited' or a size such as '512mb' or '2 GB', got '%s'", v)
+	num := strings.TrimRight(l, "kmgtib ")
+	unit := strings.TrimSpace(l[len(num):])
+	n, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+	if err != nil || n <= 0 {
+		return 0, bad
+	}
+	mult := map[string]float64{"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mb": 1 << 20,
+		"mib": 1 << 20, "g": 1 << 30, "gb": 1 << 30, "gib": 1 << 30, "t": 1 << 40, "tb": 1 << 40, "tib": 1 << 40}[unit]
+	if mult == 0 || n*mult < 1 || n*mult > 1<<62 {
+		return 0, bad
+	}
+	return int64(n * mult), nil
 }
 
 // parseTTL reads 'state.ttl': 0 (keep state forever) or an interval

@@ -1,0 +1,277 @@
+package state
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"sync"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
+)
+
+// SpillStore is where operators keep the part of their working state that
+// does not fit their memory budget: one Badger DB per job run, in normal
+// (not managed) mode, shared by every spilling operator subtask. It is
+// scratch space, not checkpoint state: checkpoints hold everything an
+// operator owns, resident or spilled, so the store is created empty for a
+// run and removed when the run ends.
+//
+// Each subtask writes through its own SpillSpace (a key prefix). A space
+// buffers writes until Flush (a Badger WriteBatch) and answers Get from the
+// buffer first, so it reads its own writes; Snapshot flushes and opens a
+// read-only Badger transaction: a consistent view of the space at that
+// moment, readable while the subtask goes on writing (what a checkpoint's
+// full capture walks).
+type SpillStore struct {
+	bdb *badger.DB
+	dir string
+
+	mu     sync.Mutex
+	spaces uint32
+	closed bool
+}
+
+// spillOptions size Badger for scratch state: small memtables (the
+// operators' own memory is the cache), a block cache so that reloads of
+// recently spilled entries do not decode blocks again, no compression, no
+// fsync (the store does not outlive the process).
+func spillOptions(dir string) badger.Options {
+	return badger.DefaultOptions(dir).
+		WithMemTableSize(8 << 20).
+		WithNumMemtables(2).
+		WithNumLevelZeroTables(4).
+		WithNumLevelZeroTablesStall(10).
+		WithCompression(options.None).
+		WithBlockCacheSize(32 << 20).
+		WithIndexCacheSize(0).
+		WithNumCompactors(2).
+		WithDetectConflicts(false).
+		WithMetricsEnabled(false).
+		WithValueLogFileSize(64 << 20).
+		WithSyncWrites(false).
+		WithNumVersionsToKeep(1).
+		WithLogger(quietLogger{log.New(os.Stderr, "weir spill (badger): ", log.LstdFlags)})
+}
+
+// OpenSpill creates a spill store in dir, which must be absent or empty.
+func OpenSpill(dir string) (*SpillStore, error) {
+	if ents, err := os.ReadDir(dir); err == nil && len(ents) > 0 {
+		return nil, fmt.Errorf("state: spill directory %s is not empty", dir)
+	}
+	bdb, err := badger.Open(spillOptions(dir))
+	if err != nil {
+		return nil, fmt.Errorf("state: open spill store %s: %w", dir, err)
+	}
+	return &SpillStore{bdb: bdb, dir: dir}, nil
+}
+
+// Dir returns the store's directory.
+func (s *SpillStore) Dir() string { return s.dir }
+
+// Close closes the store and removes its directory.
+func (s *SpillStore) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	err := s.bdb.Close()
+	if rerr := os.RemoveAll(s.dir); err == nil {
+		err = rerr
+	}
+	return err
+}
+
+// Space returns a new, empty space of the store for one operator subtask.
+// A space is used from one goroutine.
+func (s *SpillStore) Space() *SpillSpace {
+	s.mu.Lock()
+	s.spaces++
+	id := s.spaces
+	s.mu.Unlock()
+	sp := &SpillSpace{s: s, pending: map[string][]byte{}}
+	binary.BigEndian.PutUint32(sp.prefix[:], id)
+	return sp
+}
+
+// SpillSpace is one subtask's part of a SpillStore: keys (key group, key)
+// to values. See SpillStore.
+type SpillSpace struct {
+	s      *SpillStore
+	prefix [4]byte
+	// writes since the last Flush: key → value, nil for a deletion (values
+	// are never nil: Put stores an empty value as a non-nil empty slice)
+	pending      map[string][]byte
+	pendingBytes int
+	kbuf         []byte
+}
+
+// spillFlushBytes is how much a space buffers before Put or Delete flush.
+const spillFlushBytes = 4 << 20
+
+var emptyValue = []byte{}
+
+func (sp *SpillSpace) key(dst []byte, kg uint16, key []byte) []byte {
+	dst = append(dst, sp.prefix[:]...)
+	dst = binary.BigEndian.AppendUint16(dst, kg)
+	return append(dst, key...)
+}
+
+// Get returns a copy of the value of (kg, key), if there is one.
+func (sp *SpillSpace) Get(kg uint16, key []byte) ([]byte, bool, error) {
+	sp.kbuf = sp.key(sp.kbuf[:0], kg, key)
+	if v, ok := sp.pending[string(sp.kbuf)]; ok {
+		if v == nil {
+			return nil, false, nil
+		}
+		return append(make([]byte, 0, len(v)), v...), true, nil
+	}
+	var out []byte
+	err := sp.s.bdb.View(func(txn *badger.Txn) error {
+		it, err := txn.Get(sp.kbuf)
+		if err != nil {
+			return err
+		}
+		out, err = it.ValueCopy(nil)
+		return err
+	})
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("state: spill store read: %w", err)
+	}
+	if out == nil {
+		out = emptyValue
+	}
+	return out, true, nil
+}
+
+// Put sets (kg, key) to a copy of value.
+func (sp *SpillSpace) Put(kg uint16, key, value []byte) error {
+	v := append(make([]byte, 0, len(value)), value...)
+	return sp.write(kg, key, v)
+}
+
+// Delete removes (kg, key).
+func (sp *SpillSpace) Delete(kg uint16, key []byte) error { return sp.write(kg, key, nil) }
+
+func (sp *SpillSpace) write(kg uint16, key, v []byte) error {
+	sp.kbuf = sp.key(sp.kbuf[:0], kg, key)
+	if old, ok := sp.pending[string(sp.kbuf)]; ok {
+		sp.pendingBytes -= len(old)
+	} else {
+		sp.pendingBytes += len(sp.kbuf) + 48
+	}
+	sp.pending[string(sp.kbuf)] = v
+	sp.pendingBytes += len(v)
+	if sp.pendingBytes >= spillFlushBytes {
+		return sp.Flush()
+	}
+	return nil
+}
+
+// Flush writes the buffered writes to Badger.
+func (sp *SpillSpace) Flush() error {
+	if len(sp.pending) == 0 {
+		return nil
+	}
+	wb := sp.s.bdb.NewWriteBatch()
+	defer wb.Cancel()
+	for k, v := range sp.pending {
+		var err error
+		if v == nil {
+			err = wb.Delete([]byte(k))
+		} else {
+			err = wb.Set([]byte(k), v)
+		}
+		if err != nil {
+			return fmt.Errorf("state: spill store write: %w", err)
+		}
+	}
+	if err := wb.Flush(); err != nil {
+		return fmt.Errorf("state: spill store write: %w", err)
+	}
+	clear(sp.pending)
+	sp.pendingBytes = 0
+	return nil
+}
+
+// Snapshot flushes the space and returns a consistent view of it as it is
+// now. The caller must Close it.
+func (sp *SpillSpace) Snapshot() (*SpillSnapshot, error) {
+	if err := sp.Flush(); err != nil {
+		return nil, err
+	}
+	return &SpillSnapshot{sp: sp, txn: sp.s.bdb.NewTransaction(false)}, nil
+}
+
+// SpillSnapshot is a read-only view of a space (see SpillSpace.Snapshot).
+type SpillSnapshot struct {
+	sp   *SpillSpace
+	txn  *badger.Txn
+	it   *badger.Iterator
+	kbuf []byte
+}
+
+// Get returns a copy of the value (kg, key) had when the snapshot was taken.
+func (s *SpillSnapshot) Get(kg uint16, key []byte) ([]byte, bool, error) {
+	s.kbuf = s.sp.key(s.kbuf[:0], kg, key)
+	it, err := s.txn.Get(s.kbuf)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("state: spill store read: %w", err)
+	}
+	v, err := it.ValueCopy(nil)
+	if err != nil {
+		return nil, false, fmt.Errorf("state: spill store read: %w", err)
+	}
+	if v == nil {
+		v = emptyValue
+	}
+	return v, true, nil
+}
+
+// Each calls fn for at most n entries of the snapshot, in key order,
+// continuing where the previous call stopped; it reports whether the walk
+// is complete. The slices passed to fn are valid during the call only.
+func (s *SpillSnapshot) Each(n int, fn func(kg uint16, key, value []byte) error) (bool, error) {
+	if s.it == nil {
+		s.it = s.txn.NewIterator(badger.IteratorOptions{Prefix: s.sp.prefix[:], PrefetchValues: false})
+		s.it.Seek(s.sp.prefix[:])
+	}
+	for ; s.it.ValidForPrefix(s.sp.prefix[:]); s.it.Next() {
+		if n <= 0 {
+			return false, nil
+		}
+		n--
+		item := s.it.Item()
+		k := item.Key()[len(s.sp.prefix):]
+		if len(k) < 2 {
+			return false, fmt.Errorf("state: spill store: short key %x", item.Key())
+		}
+		err := item.Value(func(v []byte) error {
+			return fn(binary.BigEndian.Uint16(k), k[2:], v)
+		})
+		if err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// Close releases the snapshot.
+func (s *SpillSnapshot) Close() {
+	if s.it != nil {
+		s.it.Close()
+		s.it = nil
+	}
+	s.txn.Discard()
+}
