@@ -369,10 +369,14 @@ func (g *GroupAgg) continueSpilled(budget int) (bool, error) {
 	return true, nil
 }
 
-// closeSpill releases a capture's snapshot.
+// closeSpill releases a capture's snapshot and the space.
 func (g *GroupAgg) closeSpill() {
-	if g.sp != nil && g.sp.snap != nil {
+	if g.sp == nil {
+		return
+	}
+	if g.sp.snap != nil {
 		g.sp.snap.Close()
 		g.sp.snap = nil
 	}
+	g.sp.sp.Close()
 }

@@ -109,6 +109,9 @@ type SpillSpace struct {
 	pending      map[string][]byte
 	pendingBytes int
 	kbuf         []byte
+	// a read transaction shared by the Gets between two flushes (opening
+	// one per Get costs more than many lookups)
+	rtxn *badger.Txn
 }
 
 // spillFlushBytes is how much a space buffers before Put or Delete flush.
@@ -131,15 +134,14 @@ func (sp *SpillSpace) Get(kg uint16, key []byte) ([]byte, bool, error) {
 		}
 		return append(make([]byte, 0, len(v)), v...), true, nil
 	}
+	if sp.rtxn == nil {
+		sp.rtxn = sp.s.bdb.NewTransaction(false)
+	}
 	var out []byte
-	err := sp.s.bdb.View(func(txn *badger.Txn) error {
-		it, err := txn.Get(sp.kbuf)
-		if err != nil {
-			return err
-		}
+	it, err := sp.rtxn.Get(sp.kbuf)
+	if err == nil {
 		out, err = it.ValueCopy(nil)
-		return err
-	})
+	}
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		return nil, false, nil
 	}
@@ -181,6 +183,7 @@ func (sp *SpillSpace) Flush() error {
 	if len(sp.pending) == 0 {
 		return nil
 	}
+	sp.endRead()
 	wb := sp.s.bdb.NewWriteBatch()
 	defer wb.Cancel()
 	for k, v := range sp.pending {
@@ -201,6 +204,17 @@ func (sp *SpillSpace) Flush() error {
 	sp.pendingBytes = 0
 	return nil
 }
+
+func (sp *SpillSpace) endRead() {
+	if sp.rtxn != nil {
+		sp.rtxn.Discard()
+		sp.rtxn = nil
+	}
+}
+
+// Close releases the space's read transaction. The space's entries stay
+// until the store is closed.
+func (sp *SpillSpace) Close() { sp.endRead() }
 
 // Snapshot flushes the space and returns a consistent view of it as it is
 // now. The caller must Close it.

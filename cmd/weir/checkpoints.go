@@ -143,7 +143,21 @@ func (r *jobRunner) run(ctx context.Context, p *planner.Plan) error {
 	if cfg.Restore != nil {
 		fmt.Fprintf(r.stderr, "weir: restoring from %s %d (%s)\n", cfg.Restore.Metadata.Kind, cfg.Restore.Metadata.ID, cfg.Restore.Dir)
 	}
-	return p.RunWithCheckpoints(ctx, cfg)
+	spec := p.CheckpointedJob(cfg)
+	err = exec.Run(ctx, spec)
+	reportSpill(r.stderr, spec)
+	return err
+}
+
+// reportSpill says, for every vertex that spilled state to Badger, how
+// much of it was there when the job ended.
+func reportSpill(w io.Writer, spec *exec.JobSpec) {
+	for _, v := range spec.Vertices {
+		if st, ok := v.Spill(); ok && st.Evicted > 0 {
+			fmt.Fprintf(w, "weir: %s: state over its memory budget of %s: %d groups in the spill store at the end (%d spilled, %d reloaded)\n",
+				v.Name, fmtBytes(st.Budget), st.Spilled, st.Evicted, st.Reloaded)
+		}
+	}
 }
 
 func (r *jobRunner) event(e exec.CheckpointEvent) {

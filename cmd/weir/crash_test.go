@@ -12,7 +12,8 @@ package main
 //   - at-least-once, the same query, 5 kills: every oracle row is there,
 //     duplicates are counted;
 //   - exactly-once, a non-windowed GROUP BY user into an upsert sink, 8
-//     kills: the final table equals the oracle's, and every committed
+//     kills, with a state memory budget that spills most groups to
+//     Badger: the final table equals the oracle's, and every committed
 //     update of a user has a larger count than the one before (no replay).
 //
 // Most of the input is produced at a steady pace over the whole kill phase,
@@ -669,6 +670,7 @@ type crashCase struct {
 	upsert   bool   // non-windowed GROUP BY into an upsert sink
 	in, out  string // topics
 	records  int
+	memory   string // 'state.memory', if set
 }
 
 func (c crashCase) script(addr string) string {
@@ -685,6 +687,9 @@ func (c crashCase) script(addr string) string {
   'scan.startup.mode' = 'earliest-offset'
 );
 `, addr, c.in)
+	if c.memory != "" {
+		src = fmt.Sprintf("SET 'state.memory' = '%s';\n", c.memory) + src
+	}
 	if c.upsert {
 		return src + fmt.Sprintf(`CREATE TABLE sink (
   `+"`user`"+` BIGINT,
@@ -741,7 +746,10 @@ func TestCrashKafka(t *testing.T) {
 	cases := []crashCase{
 		{name: "exactly-once-window", delivery: "exactly-once", kills: 20, in: "in", out: "out_win", records: 20000},
 		{name: "at-least-once-window", delivery: "at-least-once", kills: 5, in: "in_alo", out: "out_win_alo", records: 8000},
-		{name: "exactly-once-upsert", delivery: "exactly-once", kills: 8, upsert: true, in: "in_agg", out: "out_agg", records: 8000},
+		// room for about ten of the 50 users' groups in memory: the
+		// rest is spilled to Badger and reloaded all the time
+		{name: "exactly-once-upsert", delivery: "exactly-once", kills: 8, upsert: true, in: "in_agg", out: "out_agg", records: 8000,
+			memory: "4kb"},
 	}
 	var topics []string
 	for _, c := range cases {
@@ -911,6 +919,9 @@ func runCrashCase(t *testing.T, bin, addr string, c crashCase, seed uint64) {
 	}
 	if code := job.interrupt(t); code != exitCancelled {
 		t.Errorf("final run: exit %d after SIGINT, want %d; stderr:\n%s", code, exitCancelled, job.errb.String())
+	}
+	if c.memory != "" && !strings.Contains(job.errb.String(), "groups in the spill store at the end") {
+		t.Errorf("final run with 'state.memory' = '%s' did not report spilling; stderr:\n%s", c.memory, job.errb.String())
 	}
 
 	recs, st, err := readCommittedLog(ctx, addr, c.out)

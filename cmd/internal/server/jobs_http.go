@@ -57,6 +57,18 @@ type vertexMetrics struct {
 	// Lag is the records the vertex's sources have yet to read (Kafka:
 	// log end minus position, per partition), absent if they cannot say.
 	Lag *int64 `json:"lag,omitempty"`
+	// State is the spilling operators' state: estimated bytes in memory
+	// and its budget ('state.memory'), groups in the spill store (Badger),
+	// and how many were moved there and back; absent for other vertices.
+	State *stateMetrics `json:"state,omitempty"`
+}
+
+type stateMetrics struct {
+	BudgetBytes   int64 `json:"budget_bytes"`
+	ResidentBytes int64 `json:"resident_bytes"`
+	SpilledGroups int64 `json:"spilled_groups"`
+	Evicted       int64 `json:"evicted"`
+	Reloaded      int64 `json:"reloaded"`
 }
 
 type checkpointStats struct {
@@ -131,6 +143,10 @@ func vertices(spec *exec.JobSpec) []vertexMetrics {
 			RecordsIn: v.RecordsIn.Load(), RecordsOut: v.RecordsOut.Load()}
 		if lag, ok := v.Lag(); ok {
 			m.Lag = &lag
+		}
+		if st, ok := v.Spill(); ok {
+			m.State = &stateMetrics{BudgetBytes: st.Budget, ResidentBytes: st.Resident,
+				SpilledGroups: st.Spilled, Evicted: st.Evicted, Reloaded: st.Reloaded}
 		}
 		if wm, ok := v.Watermark(); ok && wm != exec.MaxWatermark {
 			t := time.UnixMilli(wm).UTC()

@@ -330,3 +330,40 @@ func TestJobWatermarkMetric(t *testing.T) {
 		t.Fatalf("stop: %d %s", status, body)
 	}
 }
+
+// TestJobStateSpillMetric: with a small 'state.memory', a GROUP BY job
+// keeps most of its groups in the spill store, and says so in its detail
+// and in /metrics.
+func TestJobStateSpillMetric(t *testing.T) {
+	_, hs := startServer(t, Config{CheckpointInterval: time.Hour})
+	// the session setting, as a Trino client sends it back after a SET
+	c := &client{t: t, base: hs.URL, user: "alice", props: []string{"state.memory=64kb"}}
+	c.rows(`CREATE TABLE gen (id BIGINT) WITH ('connector'='datagen', 'fields.id.kind'='sequence', 'fields.id.start'='1',
+		'fields.id.end'='1000000000', 'rows-per-second'='20000')`)
+	c.rows(`CREATE TABLE sink (k BIGINT, n BIGINT, PRIMARY KEY (k) NOT ENFORCED) WITH ('connector'='blackhole')`)
+	_, rows := c.rows("INSERT INTO sink SELECT id % 5000, COUNT(*) FROM gen GROUP BY id % 5000")
+	id := str(rows[0][0])
+	d := c.waitJob(id, "spilled groups", func(d jobDetail) bool {
+		for _, v := range d.Vertices {
+			if v.State != nil && v.State.SpilledGroups > 1000 && v.State.Reloaded > 0 {
+				return true
+			}
+		}
+		return false
+	})
+	for _, v := range d.Vertices {
+		if v.State == nil {
+			continue
+		}
+		if v.State.BudgetBytes != 64<<10 || v.State.ResidentBytes > 2*v.State.BudgetBytes {
+			t.Fatalf("vertex %s: state %+v: want a 64 KiB budget, kept", v.Name, *v.State)
+		}
+	}
+	_, body, _ := c.do(c.request("GET", hs.URL+"/metrics", "", ""))
+	if !strings.Contains(string(body), `weir_job_state_spilled_groups{job="`+id+`",vertex="GroupAggregate#`) {
+		t.Fatalf("metrics lack weir_job_state_spilled_groups for the aggregate:\n%s", body)
+	}
+	if status, body := c.postJSON("/v1/jobs/"+id+"/stop", &d); status != http.StatusOK {
+		t.Fatalf("stop: %d %s", status, body)
+	}
+}

@@ -83,6 +83,8 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 	out := &family{name: "weir_job_records_out_total", help: "Records emitted by a vertex of a job's current run.", typ: "counter"}
 	lagF := &family{name: "weir_job_source_lag_records", help: "Records a source vertex has yet to read (Kafka: log end minus position, summed over partitions).", typ: "gauge"}
 	wmF := &family{name: "weir_job_watermark_seconds", help: "Event-time watermark of a vertex (the least of its subtasks'), Unix seconds; absent until every subtask has one.", typ: "gauge"}
+	resident := &family{name: "weir_job_state_resident_bytes", help: "Estimated bytes of state a spilling vertex keeps in memory ('state.memory' bounds it).", typ: "gauge"}
+	spilled := &family{name: "weir_job_state_spilled_groups", help: "Groups of state a vertex keeps in the spill store (Badger) rather than in memory.", typ: "gauge"}
 	late := &family{name: "weir_job_late_rows_total", help: "Rows dropped or diverted as late by the job's window operators in its current run.", typ: "counter"}
 	problems := &family{name: "weir_job_subtasks_with_status", help: "Subtasks reporting a problem (e.g. waiting for Kafka).", typ: "gauge"}
 	ckOK := &family{name: "weir_job_checkpoints_completed_total", help: "Checkpoints and savepoints completed since the server started the job.", typ: "counter"}
@@ -107,6 +109,10 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 			}
 			if v.Watermark != nil {
 				wmF.add(float64(v.Watermark.UnixMilli())/1000, "job", d.ID, "vertex", v.Name)
+			}
+			if v.State != nil {
+				resident.add(float64(v.State.ResidentBytes), "job", d.ID, "vertex", v.Name)
+				spilled.add(float64(v.State.SpilledGroups), "job", d.ID, "vertex", v.Name)
 			}
 		}
 		j.mu.Lock()
@@ -142,7 +148,7 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 	}
 
 	var b bytes.Buffer
-	for _, f := range []*family{up, qRunning, qHeld, qTotal, jobsByState, in, out, wmF, lagF, late, problems,
+	for _, f := range []*family{up, qRunning, qHeld, qTotal, jobsByState, in, out, wmF, lagF, resident, spilled, late, problems,
 		ckOK, ckFail, ckID, ckDur, ckBytes, ckSync, ckAsync, ckAlign, ckWhen} {
 		f.write(&b)
 	}
