@@ -291,9 +291,14 @@ type TwoPhaseSink interface {
 	// written since the previous PreCommit is made durable but, in
 	// exactly-once mode, not visible. The returned bytes go into the
 	// checkpoint's metadata. In at-least-once mode PreCommit flushes.
+	// PreCommit(id) may come before the Commit of an earlier checkpoint
+	// (a savepoint, MaxConcurrent > 1), so the sink keeps what it wrote
+	// before each barrier apart from what it wrote after. An error fails
+	// the job, which is then restored from its last completed checkpoint.
 	PreCommit(id uint64) ([]byte, error)
 	// Commit makes visible everything pre-committed for checkpoints ≤ id,
-	// once checkpoint id is complete (its metadata durable). An aborted
+	// and nothing written after Barrier(id), once checkpoint id is
+	// complete (its metadata durable). An aborted
 	// checkpoint's data is committed by the next completed one. Commit is
 	// idempotent. Finish still commits everything at end of input.
 	//

@@ -1010,10 +1010,14 @@ func (t *task) snapshot(id uint64, aligned time.Duration) error {
 	case t.sink != nil:
 		var h []byte
 		if tp, ok := t.sink.(TwoPhaseSink); ok {
-			// A completed checkpoint's commit must reach the sink before
-			// the next pre-commit, or the next checkpoint's rows would join
-			// its transaction. The completion signal is stored before the
-			// next checkpoint is triggered, so it is seen here.
+			// A completed checkpoint's commit reaches the sink before the
+			// next pre-commit, so that the sink has released what it holds
+			// for it (Kafka: a transactional id of its small pool). The
+			// completion signal is stored before the next checkpoint is
+			// triggered, so it is seen here. Correctness does not depend
+			// on it: a savepoint, or MaxConcurrent > 1, can pre-commit
+			// before an earlier checkpoint's commit, and a sink must keep
+			// each checkpoint's output apart (TwoPhaseSink).
 			if err := t.onCommitSignal(); err != nil {
 				return err
 			}

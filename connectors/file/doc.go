@@ -106,7 +106,10 @@
 // pending file of the rows since the last barrier and leaves committed
 // content; pre-committed pending files stay, because a restore from their
 // (possibly already completed) checkpoint needs them; the next
-// StartCheckpointing removes them.
+// StartCheckpointing removes them (a restore first appends those its
+// checkpoint names). A job that fails and is never started again leaves
+// them behind: they may hold a completed checkpoint's rows that only a
+// restore appends, so the sink cannot tell that they are garbage.
 //
 // At-least-once: rows go straight to the target; PreCommit flushes and
 // fsyncs it and returns a handle with its length as 'base'; Commit does

@@ -372,6 +372,51 @@ func TestSinkExactlyOnceCommit(t *testing.T) {
 	}
 }
 
+// A savepoint (checkpoint 2) is pre-committed before checkpoint 1's
+// Commit: Commit(1) appends only the rows before barrier 1. After a crash,
+// the restore from checkpoint 1 leaves exactly those rows and removes the
+// pending file of checkpoint 2, which the checkpoint does not name; the
+// replayed rows then appear once.
+func TestSinkPreCommitWhilePending(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "out.json")
+	s := ckptSink(t, path, nil)
+	start(t, s, exec.DeliveryExactlyOnce)
+	writeIDs(t, s, 0, 2)
+	h1 := preCommit(t, s, 1)
+	writeIDs(t, s, 2, 3) // after barrier 1
+	preCommit(t, s, 2)   // the savepoint, while 1 is pending
+	if err := s.Commit(1); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(t, path); got != "0 1" {
+		t.Fatalf("after Commit(1): %s, want only the rows before barrier 1", got)
+	}
+	writeIDs(t, s, 5, 1)
+	if err := s.w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if got := entries(t, dir); got != ".out.json.pending-0-1 .out.json.pending-0-2 out.json" {
+		t.Fatalf("before the crash: %s", got)
+	}
+	// crash: checkpoint 2 never completes; restore from 1
+	s = ckptSink(t, path, nil)
+	start(t, s, exec.DeliveryExactlyOnce, h1)
+	if got := ids(t, path); got != "0 1" {
+		t.Fatalf("restored from checkpoint 1: %s", got)
+	}
+	if got := entries(t, dir); got != "out.json" {
+		t.Fatalf("left behind after the restore: %s", got)
+	}
+	writeIDs(t, s, 2, 4) // the source replays what followed barrier 1
+	if err := s.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(t, path); got != "0 1 2 3 4 5" {
+		t.Fatalf("after the restored run: %s", got)
+	}
+}
+
 // checkpointed runs a sink to a handle: rows 0-1 committed with checkpoint
 // 1, rows 2-3 pre-committed with checkpoint 2 (not committed), rows 4-5
 // written after it. The instance is then dropped, as in a crash.

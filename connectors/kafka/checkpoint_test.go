@@ -487,7 +487,8 @@ func TestEncodeTxnBatch(t *testing.T) {
 
 // TestSinkExactlyOnceCommit: pre-committed rows are durable but invisible
 // to read_committed readers (Weir's source, kcat) until Commit; rows
-// written between PreCommit and Commit go into the next transaction.
+// written between PreCommit and Commit go at once into the next
+// transaction, under the subtask's next transactional id.
 func TestSinkExactlyOnceCommit(t *testing.T) {
 	c := newTestCluster(t, 3, "eo")
 	addr := c.ListenAddrs()[0]
@@ -499,8 +500,10 @@ func TestSinkExactlyOnceCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := handleOf(t, hb)
-	if h.TxID != "weir-eo-0" || h.Checkpoint != 1 || h.Records != 100 || h.ProducerID < 0 || h.Topic != "eo" {
-		t.Fatalf("handle %+v", h)
+	if h.V != 2 || h.Checkpoint != 1 || h.Topic != "eo" || h.Slots != txnSlots || len(h.Txns) != 1 ||
+		h.Txns[0] != (txnRef{TxID: "weir-eo-0-0", ProducerID: h.Txns[0].ProducerID, Epoch: h.Txns[0].Epoch, Checkpoint: 1, Records: 100}) ||
+		h.Txns[0].ProducerID < 0 {
+		t.Fatalf("handle %s", hb)
 	}
 	if n := len(readIDs(t, addr, "eo", false)); n != 100 {
 		t.Fatalf("after PreCommit %d records are in the topic, want 100", n)
@@ -515,12 +518,12 @@ func TestSinkExactlyOnceCommit(t *testing.T) {
 		t.Fatalf("kcat read_committed sees %d records before Commit", len(got))
 	}
 
-	mustWrite(t, s, 100, 50) // after the barrier: held for the next transaction
-	if n, _ := s.Held(); n != 50 {
-		t.Fatalf("held %d rows, want 50", n)
+	mustWrite(t, s, 100, 50) // after the barrier: the next transaction
+	if err := s.prod.Flush(); err != nil {
+		t.Fatal(err)
 	}
-	if n := len(readIDs(t, addr, "eo", false)); n != 100 {
-		t.Fatalf("%d records in the topic, want 100 (rows after the pre-commit are held)", n)
+	if n := len(readIDs(t, addr, "eo", false)); n != 150 {
+		t.Fatalf("%d records in the topic, want 150 (rows after the pre-commit are sent)", n)
 	}
 	if err := s.Commit(1); err != nil {
 		t.Fatal(err)
@@ -536,8 +539,8 @@ func TestSinkExactlyOnceCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	h2 := handleOf(t, hb2)
-	if h2.Records != 50 || h2.ProducerID == h.ProducerID && h2.Epoch == h.Epoch {
-		t.Fatalf("second transaction's handle %+v (first %+v): want 50 records and a new epoch", h2, h)
+	if len(h2.Txns) != 1 || h2.Txns[0].Records != 50 || h2.Txns[0].TxID != "weir-eo-0-1" || h2.Txns[0].ProducerID == h.Txns[0].ProducerID {
+		t.Fatalf("second transaction's handle %s (first %s): want 50 records under the next transactional id", hb2, hb)
 	}
 	if err := s.Commit(2); err != nil {
 		t.Fatal(err)
@@ -571,8 +574,9 @@ func TestSinkExactlyOnceCommit(t *testing.T) {
 }
 
 // TestSinkExactlyOnceAbortedCheckpoint: checkpoint 1 is aborted (no
-// Commit(1)): the pre-committed transaction takes the held rows at
-// PreCommit(2) and Commit(2) commits both.
+// Commit(1)): checkpoint 2's handle names both pre-committed
+// transactions, and Commit(2) commits both, but not the rows written
+// after barrier 2.
 func TestSinkExactlyOnceAbortedCheckpoint(t *testing.T) {
 	c := newTestCluster(t, 2, "eo")
 	addr := c.ListenAddrs()[0]
@@ -589,8 +593,13 @@ func TestSinkExactlyOnceAbortedCheckpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	h1, h2 := handleOf(t, hb1), handleOf(t, hb2)
-	if h1.ProducerID != h2.ProducerID || h1.Epoch != h2.Epoch || h2.Checkpoint != 2 || h2.Records != 50 {
-		t.Fatalf("handles %+v and %+v: want the same transaction with 50 records", h1, h2)
+	if len(h1.Txns) != 1 || len(h2.Txns) != 2 || h2.Checkpoint != 2 || h2.Txns[0] != h1.Txns[0] ||
+		h2.Txns[1].Checkpoint != 2 || h2.Txns[1].Records != 30 || h2.Txns[1].TxID == h1.Txns[0].TxID {
+		t.Fatalf("handles %s and %s: want checkpoint 1's transaction, then one of 30 records", hb1, hb2)
+	}
+	mustWrite(t, s, 50, 10) // after barrier 2
+	if err := s.prod.Flush(); err != nil {
+		t.Fatal(err)
 	}
 	if got := readIDs(t, addr, "eo", true); len(got) != 0 {
 		t.Fatalf("read_committed sees %d records before Commit", len(got))
@@ -604,8 +613,14 @@ func TestSinkExactlyOnceAbortedCheckpoint(t *testing.T) {
 	if err := s.Commit(1); err != nil { // late, older: nothing to do
 		t.Fatal(err)
 	}
+	if s.ck.commits != 2 {
+		t.Fatalf("%d transactions committed, want 2", s.ck.commits)
+	}
 	if err := s.Finish(); err != nil {
 		t.Fatal(err)
+	}
+	if got := fmt.Sprint(readIDs(t, addr, "eo", true)); got != idRange(0, 60) {
+		t.Fatalf("after Finish read_committed sees %s", got)
 	}
 }
 
@@ -661,7 +676,10 @@ func TestSinkExactlyOnceRecoverCommits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustWrite(t, old, 60, 10) // held: lost with the crash, replayed by the source
+	mustWrite(t, old, 60, 10) // the next transaction: aborted by the restore, replayed by the source
+	if err := old.prod.Flush(); err != nil {
+		t.Fatal(err)
+	}
 	crash()
 	if got := readIDs(t, addr, "eo", true); len(got) != 0 {
 		t.Fatalf("read_committed sees %d records before the restore", len(got))
@@ -675,6 +693,9 @@ func TestSinkExactlyOnceRecoverCommits(t *testing.T) {
 	}
 	if got := fmt.Sprint(readIDs(t, addr, "eo", true)); got != idRange(0, 60) {
 		t.Fatalf("after recovery read_committed sees %s", got)
+	}
+	if !stable(t, addr, "eo") {
+		t.Fatal("the crashed instance's open transaction is still open after the recovery")
 	}
 	// the restored instance writes (replays) and crashes before a checkpoint
 	mustWrite(t, s, 60, 30)
@@ -781,10 +802,10 @@ func TestSinkExactlyOnceZombieFenced(t *testing.T) {
 	start := time.Now()
 	err := zombie.Commit(1)
 	var fenced *ProducerFencedError
-	if !errors.As(err, &fenced) || fenced.TransactionalID != "weir-eo-0" {
+	if !errors.As(err, &fenced) || fenced.TransactionalID != "weir-eo-0-0" {
 		t.Fatalf("zombie Commit: err = %v, want a ProducerFencedError", err)
 	}
-	if !strings.Contains(err.Error(), "was fenced: another producer with transactional id 'weir-eo-0' has started") {
+	if !strings.Contains(err.Error(), "was fenced: another producer with transactional id 'weir-eo-0-0' has started") {
 		t.Fatalf("message: %v", err)
 	}
 	t.Log(err)
@@ -810,7 +831,7 @@ func TestSinkExactlyOnceZombieFenced(t *testing.T) {
 	if werr == nil {
 		_, werr = z.PreCommit(2)
 	}
-	if !errors.As(werr, &fenced) || fenced.TransactionalID != "zz-1" {
+	if !errors.As(werr, &fenced) || fenced.TransactionalID != "zz-1-1" {
 		t.Fatalf("zombie write: err = %v, want a ProducerFencedError", werr)
 	}
 	t.Log(werr)
@@ -873,32 +894,6 @@ func TestSinkAtLeastOnceCheckpointing(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 	s4.Abort()
-}
-
-// TestSinkExactlyOnceHeldLimit: rows held between a pre-commit and its
-// commit are bounded; past the bound Write fails the job.
-func TestSinkExactlyOnceHeldLimit(t *testing.T) {
-	c := newTestCluster(t, 1, "eo")
-	addr := c.ListenAddrs()[0]
-	s, _ := eoSink(t, addr, "eo", 0, 1)
-	s.f.maxHeld = 2000
-	mustStartEO(t, s, nil)
-	mustWrite(t, s, 0, 5)
-	if _, err := s.PreCommit(1); err != nil {
-		t.Fatal(err)
-	}
-	var err error
-	for i := 0; i < 100 && err == nil; i++ {
-		err = s.Write(rowsBatch(5+i*5, 5))
-	}
-	if err == nil || !strings.Contains(err.Error(), "waiting for that checkpoint to complete") {
-		t.Fatalf("err = %v", err)
-	}
-	t.Log(err)
-	if _, b := s.Held(); b > 2000 {
-		t.Fatalf("held %d bytes, limit 2000", b)
-	}
-	s.Abort()
 }
 
 // TestSinkAtLeastOnceRestoreCommitsHandles: a job that checkpointed

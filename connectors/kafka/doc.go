@@ -57,60 +57,82 @@
 // exactly-once. Otherwise a job checkpointing exactly-once writes through
 // Kafka transactions:
 //
-//   - Transactional ids: '<sink.transactional-id-prefix>-<subtask>'
-//     (default prefix 'weir-<topic>'); one transaction at a time per
-//     subtask. kafka-go has no transactional producer, so the sink uses
-//     its low-level calls: InitProducerID, AddPartitionsToTxn before the
-//     first record of a partition in a transaction, RawProduce with record
+//   - One transaction per checkpoint (as Flink's KafkaSink), on a small
+//     pool of transactional ids per subtask:
+//     '<sink.transactional-id-prefix>-<subtask>-<slot>' (default prefix
+//     'weir-<topic>'), slot 0..15 (txnSlots). One slot holds the open
+//     transaction, which the rows go into; the others hold transactions
+//     pre-committed for checkpoints whose Commit has not come yet, or are
+//     free. kafka-go has no transactional producer, so the sink uses its
+//     low-level calls: InitProducerID, AddPartitionsToTxn before the first
+//     record of a partition in a transaction, RawProduce with record
 //     batches encoded by kafka-go and then patched (transactional
 //     attribute, producer id, epoch, base sequence; CRC-32C recomputed),
 //     and EndTxn. Sequence numbers make a retried batch a duplicate the
 //     broker drops.
-//   - PreCommit(n) flushes the open transaction and waits for every ack,
-//     then returns a handle, JSON: transactional id, producer id, epoch,
-//     checkpoint id, topic and record count. Rows written after it are held
-//     in memory, not sent, until Commit.
-//   - Commit(n), once checkpoint n (or a later one) is complete, ends the
-//     transaction with EndTxn(commit), bumps the producer epoch with
-//     InitProducerID(id, epoch) (KIP-360) and sends the held rows into the
-//     next transaction. The bump gives every transaction its own
+//   - PreCommit(n) flushes the open transaction and waits for every ack.
+//     If it holds anything, it becomes pending (pre-committed for n) and
+//     the rows after barrier n go at once into a new transaction on the
+//     lowest free slot; nothing is held in memory. The handle, JSON
+//     version 2, names every pending transaction, oldest first:
+//     transactional id, producer id, epoch, the checkpoint that closed it,
+//     record count. Earlier checkpoints' transactions are there because
+//     their Commit had not come (the checkpoint was aborted, or a savepoint
+//     or MaxConcurrent > 1 pre-committed n before n-1 completed): their
+//     rows precede barrier n, so a restore from n must commit them too.
+//   - Commit(m) commits, oldest first, every pending transaction
+//     pre-committed for a checkpoint ≤ m: an aborted checkpoint's
+//     transaction is committed with the next completed one, and rows
+//     after barrier m are never in them. After each EndTxn(commit) the
+//     slot's epoch is bumped with InitProducerID(id, epoch) (KIP-360) and
+//     the slot is free again. The bump gives every transaction its own
 //     (producer id, epoch), so a handle can never commit a later
 //     transaction of the same id. Commit of an older checkpoint, or a
 //     repeated Commit, does nothing.
-//   - An aborted checkpoint: the runtime never calls Commit(n), so the
-//     pre-committed transaction stays open; at the next PreCommit(n+1) the
-//     held rows join it and the handle names the same transaction with id
-//     n+1; Commit(n+1) commits it all. This is exactly-once only if Commit(n)
-//     for a checkpoint that did complete arrives before Barrier(n+1) reaches
-//     the sink; otherwise a restore from n would commit rows of n+1 too.
-//   - Held rows are bounded by 256 MiB (maxHeldBytes, record bytes + 64 per
-//     record; Sink.Held reports them). Commit is called on the same
-//     goroutine as Write, so Write cannot wait for it: past the bound Write
-//     fails the job (restored from the last checkpoint) rather than grow.
-//   - Finish commits the open transaction (held rows included). Abort
-//     aborts it, best effort, unless it was pre-committed: such a
-//     transaction may belong to a completed checkpoint whose Commit has not
-//     arrived, so it is left to recovery.
-//   - StartCheckpointing(mode, recovered) recovers: the transaction of each
-//     recovered handle is committed with EndTxn(commit) and the recorded
-//     producer id and epoch, without InitProducerID (which would abort it).
-//     No error: committed (or already committed, a retry). PRODUCER_FENCED /
-//     INVALID_PRODUCER_EPOCH or INVALID_PRODUCER_ID_MAPPING: the id has
-//     moved to a later epoch or expired, so the transaction was completed
-//     earlier (committed by Commit or an earlier recovery — both commit
-//     before any bump). INVALID_TXN_STATE: it was aborted; the restore fails
-//     saying its records are lost. Then InitProducerID(-1, -1) for this
-//     subtask's id and every recovered subtask's id aborts whatever they
-//     left open and fences zombies. A fenced producer (PRODUCER_FENCED or
-//     INVALID_PRODUCER_EPOCH on produce, AddPartitionsToTxn or EndTxn) fails
-//     the job at once with a *ProducerFencedError, never retried.
+//   - At most 15 transactions can be pending. When PreCommit finds no
+//     free slot for the rows after its barrier (15 checkpoints in a row
+//     pre-committed without a Commit: aborted, or triggered faster than
+//     they complete) it fails, saying so, and the runtime fails the job.
+//     Nothing is lost or duplicated: Abort aborts only the open
+//     transaction, and the restore from the last completed checkpoint
+//     commits the transactions it names and aborts the others, while the
+//     source replays what followed its barrier.
+//   - Finish commits the pending transactions, then the open one. Abort
+//     aborts the open one, best effort, and leaves the pending ones: such
+//     a transaction may belong to a completed checkpoint whose Commit has
+//     not arrived, so it is left to recovery.
+//   - StartCheckpointing(mode, recovered) recovers: every transaction of
+//     each recovered handle is committed with EndTxn(commit) and the
+//     recorded producer id and epoch, without InitProducerID (which would
+//     abort it). No error: committed (or already committed, a retry).
+//     PRODUCER_FENCED / INVALID_PRODUCER_EPOCH or
+//     INVALID_PRODUCER_ID_MAPPING: the id has moved to a later epoch or
+//     expired, so the transaction was completed earlier (committed by
+//     Commit or an earlier recovery — both commit before any bump).
+//     INVALID_TXN_STATE: it was aborted; the restore fails saying its
+//     records are lost. Then InitProducerID(-1, -1), 8 at a time, for
+//     every slot of this subtask and of every recovered subtask aborts
+//     whatever they left open and fences zombies. The runtime lists among
+//     the recovered handles every sink subtask index the job ever ran
+//     (exec's record '_sink-parallelism.json' in the checkpoint directory), with empty handles for those the
+//     checkpoint has none for, so the ids of a run at a higher parallelism
+//     are fenced too. A fenced producer (PRODUCER_FENCED or
+//     INVALID_PRODUCER_EPOCH on produce, AddPartitionsToTxn or EndTxn)
+//     fails the job at once with a *ProducerFencedError, never retried.
+//   - Version 1 handles (checkpoints of Weir before the pool: one
+//     transaction at a time under '<prefix>-<subtask>') are still
+//     restored: their transaction is committed as above, and when one is
+//     recovered the '<prefix>-<subtask>' ids of all recovered subtasks are
+//     fenced as well.
 //   - Limits: a transaction open longer than 'sink.transaction-timeout'
 //     (default 15 min, Kafka's default transaction.max.timeout.ms) is
 //     aborted by the broker with a new epoch; if that happens to a
 //     pre-committed transaction (a job down longer than the timeout), its
 //     output is lost and recovery cannot tell it from a committed one.
-//     Transactional ids of subtasks beyond both the old and new parallelism
-//     (a parallelism several restores ago) are not fenced; a transaction
-//     they left open holds read_committed readers back until it times out.
-//     Read_committed consumers see the output when a checkpoint completes.
+//     The pool size is fixed: a version with fewer slots would not fence
+//     the higher ones (handles record it, 'slots', and a restore fences
+//     as many as the largest recovered handle says, but empty handles say
+//     nothing). Each subtask's 16 ids stay known to the brokers until
+//     transactional.id.expiration.ms after their last use. Read_committed
+//     consumers see the output when a checkpoint completes.
 package kafka

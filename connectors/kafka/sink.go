@@ -28,7 +28,7 @@ const (
 	OptTopicPartitions   = "topic.partitions"        // partitions of a created topic; default 1
 	OptTopicReplication  = "topic.replication-factor"
 	// OptTransactionalIDPrefix names the exactly-once sink's transactional
-	// ids: '<prefix>-<subtask>'; default 'weir-<topic>'.
+	// ids: '<prefix>-<subtask>-<slot>'; default 'weir-<topic>'.
 	OptTransactionalIDPrefix = "sink.transactional-id-prefix"
 	// OptTransactionTimeout is the Kafka transaction timeout (default 15
 	// min, Kafka's default transaction.max.timeout.ms): a transaction open
@@ -82,7 +82,6 @@ type SinkFactory struct {
 	guarantee  string // OptDeliveryGuarantee as written: "", at-least-once, exactly-once
 	txnPrefix  string
 	txnTimeout time.Duration
-	maxHeld    int64 // bytes held back between a pre-commit and its commit; 0: maxHeldBytes
 
 	// for tests
 	maxAttempts   int   // > 0: give up on a batch after this many attempts
@@ -434,9 +433,6 @@ func (s *Sink) Write(b *types.Batch) error {
 			}
 		}
 	}
-	if s.ck.holding() {
-		return s.hold(msgs)
-	}
 	return s.prod.Send(msgs)
 }
 
@@ -451,8 +447,8 @@ func (s *Sink) SetContext(ctx context.Context) { s.pp.setContext(ctx) }
 // Finish waits until every record is acknowledged by all in-sync replicas
 // and returns the first delivery error.
 //
-// In exactly-once mode it also commits the open transaction, including
-// what was pre-committed for a checkpoint not yet committed.
+// In exactly-once mode it also commits the transactions pre-committed for
+// checkpoints not yet committed, then the open one.
 func (s *Sink) Finish() error {
 	if s.done {
 		return nil
@@ -471,11 +467,11 @@ func (s *Sink) Finish() error {
 // Abort stops the producer. Records already handed to Kafka may still be
 // delivered (at-least-once has no transactions to abort).
 //
-// In exactly-once mode the open transaction is aborted, unless it was
-// pre-committed for a checkpoint: that one may be part of a completed
-// checkpoint whose commit has not arrived yet, and is left to the
-// recovery (which commits it) or to the next instance's fencing (which
-// aborts it).
+// In exactly-once mode the open transaction (the rows since the last
+// barrier) is aborted. Pre-committed transactions are not: one may belong
+// to a completed checkpoint whose commit has not arrived yet; they are
+// left to the recovery (which commits those its checkpoint names) or to
+// the next instance's fencing (which aborts the others).
 func (s *Sink) Abort() {
 	if s.done {
 		return

@@ -98,8 +98,10 @@ type partProducer struct {
 	partIDs     []int // [0, nparts): used by Send only (one goroutine)
 	maxInflight int64
 
-	// txn, when set (before the first Send), makes every batch part of
-	// the sink's open Kafka transaction (sink_txn.go).
+	// txn, when set, is the sink's open Kafka transaction (sink_txn.go):
+	// a batch goes into the transaction that was open when it was taken
+	// from its queue. The sink changes it (setTxn) only while nothing is
+	// queued or in flight, after a Flush.
 	txn *txnState
 }
 
@@ -215,7 +217,7 @@ func (p *partProducer) partitionCount() (int, error) {
 		if err == nil {
 			err = kafkago.UnknownTopicOrPartition
 		}
-		if ferr := p.fatal(err, attempt, -1); ferr != nil {
+		if ferr := p.fatal(err, attempt, -1, nil); ferr != nil {
 			return 0, ferr
 		}
 		p.setRetrying(-1, p.waitingStatus(err, attempt))
@@ -352,6 +354,7 @@ func (p *partProducer) run(q *partQueue) {
 			k++
 		}
 		batch := q.msgs[:k:k]
+		txn := p.txn
 		if k == len(q.msgs) {
 			q.msgs = nil
 		} else {
@@ -361,7 +364,7 @@ func (p *partProducer) run(q *partQueue) {
 		q.bytes -= size
 		p.mu.Unlock()
 
-		if err := p.deliver(q.part, batch); err != nil {
+		if err := p.deliver(q.part, batch, txn); err != nil {
 			p.setErr(err)
 			return
 		}
@@ -373,12 +376,13 @@ func (p *partProducer) run(q *partQueue) {
 	}
 }
 
-// deliver sends one batch to its partition, retrying until it is
-// acknowledged, the producer stops, or the error cannot heal.
-func (p *partProducer) deliver(part int, batch []kafkago.Message) error {
+// deliver sends one batch to its partition (in transaction txn, if not
+// nil), retrying until it is acknowledged, the producer stops, or the
+// error cannot heal.
+func (p *partProducer) deliver(part int, batch []kafkago.Message, txn *txnState) error {
 	backoff := produceBackoffMin
 	for attempt := 1; ; attempt++ {
-		err := p.produce(part, batch)
+		err := p.produce(part, batch, txn)
 		if err == nil {
 			if attempt > 1 {
 				p.setRetrying(part, "")
@@ -388,7 +392,7 @@ func (p *partProducer) deliver(part int, batch []kafkago.Message) error {
 		if p.ctx.Err() != nil {
 			return p.Err()
 		}
-		if ferr := p.fatal(err, attempt, part); ferr != nil {
+		if ferr := p.fatal(err, attempt, part, txn); ferr != nil {
 			return ferr
 		}
 		if p.f.maxAttempts > 0 && attempt >= p.f.maxAttempts {
@@ -403,9 +407,9 @@ func (p *partProducer) deliver(part int, batch []kafkago.Message) error {
 	}
 }
 
-func (p *partProducer) produce(part int, batch []kafkago.Message) error {
-	if p.txn != nil {
-		return p.txn.produce(p.ctx, p.cl, p.topic, part, batch)
+func (p *partProducer) produce(part int, batch []kafkago.Message, txn *txnState) error {
+	if txn != nil {
+		return txn.produce(p.ctx, p.cl, p.topic, part, batch)
 	}
 	recs := make([]kafkago.Record, len(batch))
 	for i := range batch {
@@ -434,8 +438,9 @@ func (p *partProducer) produce(part int, batch []kafkago.Message) error {
 }
 
 // fatal returns the job's error when err will not heal by retrying, nil
-// otherwise. attempt counts consecutive failures of the request.
-func (p *partProducer) fatal(err error, attempt, part int) error {
+// otherwise. attempt counts consecutive failures of the request; txn is
+// the transaction the request wrote into, if any.
+func (p *partProducer) fatal(err error, attempt, part int, txn *txnState) error {
 	where := fmt.Sprintf("Kafka topic '%s'", p.topic)
 	if part >= 0 {
 		where += fmt.Sprintf(" partition %d", part)
@@ -448,8 +453,8 @@ func (p *partProducer) fatal(err error, attempt, part int) error {
 	if !errors.As(err, &kerr) {
 		return nil // network: broker gone, connection refused, timeouts
 	}
-	if p.txn != nil {
-		if ferr, ok := p.txn.fatal(kerr, err, p.table, where, p.servers); ok {
+	if txn != nil {
+		if ferr, ok := txn.fatal(kerr, err, p.table, where, p.servers); ok {
 			return ferr
 		}
 	}
@@ -512,6 +517,18 @@ func (p *partProducer) setErr(err error) error {
 	p.mu.Unlock()
 	p.cancel() // stop every partition: the job fails
 	return err
+}
+
+// setTxn makes t the transaction later batches go into. Nothing may be
+// queued or in flight.
+func (p *partProducer) setTxn(t *txnState) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.pending != 0 {
+		return fmt.Errorf("table %s: Kafka sink: switching transactions with %d records not yet acknowledged", p.table, p.pending)
+	}
+	p.txn = t
+	return nil
 }
 
 func (p *partProducer) Flush() error {

@@ -10,6 +10,8 @@ import (
 	"hash/crc32"
 	"math"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,10 +33,15 @@ const (
 const (
 	// defaultTxnTimeout is Kafka's default transaction.max.timeout.ms.
 	defaultTxnTimeout = 15 * time.Minute
-	// maxHeldBytes bounds the output an exactly-once sink holds in memory
-	// between a checkpoint's pre-commit and its commit (SinkFactory.maxHeld
-	// overrides it in tests). Above it Write fails the job rather than grow.
-	maxHeldBytes = 256 << 20
+	// txnSlots is the number of transactional ids of an exactly-once sink
+	// subtask, '<prefix>-<subtask>-<slot>' with slot in [0, txnSlots): one
+	// holds the open transaction, the others transactions pre-committed
+	// for checkpoints whose Commit has not come. A restore fences all of
+	// them for every subtask the job ever ran.
+	txnSlots = 16
+	// fenceConcurrency bounds the InitProducerID calls a restore sends at
+	// once.
+	fenceConcurrency = 8
 	// txnOpTimeout bounds the retries of one transaction call
 	// (InitProducerID, EndTxn) while the coordinator cannot be reached.
 	txnOpTimeout = 2 * time.Minute
@@ -54,38 +61,76 @@ const (
 // subtask goroutine only.
 type ckState struct {
 	mode ckMode
-	txn  *txnState // exactly-once: the producer's transaction
 
-	// precommitted: the open transaction holds everything written up to
-	// the barrier of checkpoint lastPC and waits for Commit(id) with
-	// id ≥ firstPC (its first pre-commit). Meanwhile Write holds rows back.
-	precommitted    bool
-	firstPC, lastPC uint64
-
-	held        [][]kafkago.Message // rows written since the pre-commit
-	heldBytes   int64
-	heldRecords int
+	// exactly-once: the subtask's transactional ids, index = slot. Rows
+	// go into the transaction of slot cur; pending lists the transactions
+	// pre-committed and not yet committed, in checkpoint order, none of
+	// them in slot cur. The other slots are free (no transaction open).
+	slots   []*txnState
+	cur     int
+	pending []pendingTxn
 
 	// figures, for tests and status
 	commits          int // transactions committed by Commit or Finish
-	recoverCommitted int // recovered handles whose transaction this sink committed
-	recoverDone      int // recovered handles whose transaction was already completed
+	recoverCommitted int // recovered transactions this sink committed
+	recoverDone      int // recovered transactions already completed
 }
 
-func (c *ckState) holding() bool { return c.mode == ckExactlyOnce && c.precommitted }
+// pendingTxn is a transaction pre-committed for checkpoint txn.Checkpoint.
+type pendingTxn struct {
+	slot int
+	txn  txnRef
+}
 
-// txnHandle is what PreCommit returns in exactly-once mode: enough to
-// commit the transaction after a crash. Each transaction has its own
-// (producer id, epoch): the sink bumps the epoch after every commit, so a
-// handle never names a later transaction of the same transactional id.
+// freeSlot returns the lowest slot holding no transaction, or -1.
+func (c *ckState) freeSlot() int {
+	used := make([]bool, len(c.slots))
+	used[c.cur] = true
+	for _, p := range c.pending {
+		used[p.slot] = true
+	}
+	for i, u := range used {
+		if !u {
+			return i
+		}
+	}
+	return -1
+}
+
+// txnHandle is what PreCommit returns in exactly-once mode (version 2):
+// every transaction pre-committed and not yet committed, oldest first, the
+// checkpoint's own last. Those of earlier checkpoints are there because
+// their Commit had not come (the checkpoint was aborted, or its completion
+// had not reached the sink): their rows precede this checkpoint's barrier,
+// so a restore from it must commit them too. Each transaction has its own
+// (producer id, epoch): the sink bumps a transactional id's epoch after
+// every commit, so a handle never names a later transaction of the same
+// id.
+//
+// Version 1 (one transactional id per subtask, '<prefix>-<subtask>')
+// named one transaction in TxID, ProducerID, Epoch and Records;
+// decodeHandle turns it into Txns.
 type txnHandle struct {
-	V          int    `json:"v"`
+	V          int      `json:"v"`
+	Topic      string   `json:"topic"`
+	Checkpoint uint64   `json:"checkpoint"`
+	Slots      int      `json:"slots,omitempty"`        // v2: transactional ids per subtask
+	Txns       []txnRef `json:"transactions,omitempty"` // v2
+
+	// v1 only
+	TxID       string `json:"transactional_id,omitempty"`
+	ProducerID int64  `json:"producer_id,omitempty"`
+	Epoch      int16  `json:"producer_epoch,omitempty"`
+	Records    int64  `json:"records,omitempty"`
+}
+
+// txnRef names one pre-committed transaction.
+type txnRef struct {
 	TxID       string `json:"transactional_id"`
 	ProducerID int64  `json:"producer_id"`
 	Epoch      int16  `json:"producer_epoch"`
-	Checkpoint uint64 `json:"checkpoint"`
-	Topic      string `json:"topic"`
-	Records    int64  `json:"records"` // 0: nothing to commit
+	Checkpoint uint64 `json:"checkpoint"` // the checkpoint whose pre-commit closed it
+	Records    int64  `json:"records"`    // 0: nothing to commit
 }
 
 func decodeHandle(data []byte) (txnHandle, error) {
@@ -93,10 +138,19 @@ func decodeHandle(data []byte) (txnHandle, error) {
 	if err := json.Unmarshal(data, &h); err != nil {
 		return h, fmt.Errorf("not a Kafka sink transaction handle: %v", err)
 	}
-	if h.V != 1 || h.TxID == "" {
-		return h, fmt.Errorf("not a Kafka sink transaction handle (version %d, transactional id '%s')", h.V, h.TxID)
+	switch {
+	case h.V == 1 && h.TxID != "":
+		h.Txns = []txnRef{{TxID: h.TxID, ProducerID: h.ProducerID, Epoch: h.Epoch, Checkpoint: h.Checkpoint, Records: h.Records}}
+		return h, nil
+	case h.V == 2 && h.Slots > 0 && h.Slots <= 1024:
+		for _, t := range h.Txns {
+			if t.TxID == "" {
+				return h, errors.New("not a Kafka sink transaction handle: a transaction without transactional id")
+			}
+		}
+		return h, nil
 	}
-	return h, nil
+	return h, fmt.Errorf("not a Kafka sink transaction handle (version %d, transactional id '%s', %d slots)", h.V, h.TxID, h.Slots)
 }
 
 // ProducerFencedError says that the exactly-once sink's producer was
@@ -359,16 +413,16 @@ func encodeTxnBatch(msgs []kafkago.Message, pid int64, epoch int16, seq int32) (
 
 var _ exec.TwoPhaseSink = (*Sink)(nil)
 
-// txnID is subtask i's transactional id.
-func (f *SinkFactory) txnID(subtask int) string { return fmt.Sprintf("%s-%d", f.txnPrefix, subtask) }
+// txnID is the transactional id of subtask i's slot k.
+func (f *SinkFactory) txnID(subtask, slot int) string {
+	return fmt.Sprintf("%s-%d-%d", f.txnPrefix, subtask, slot)
+}
 
-// TransactionalID is the transactional id the sink uses in exactly-once
-// mode: '<sink.transactional-id-prefix>-<subtask>'.
-func (s *Sink) TransactionalID() string { return s.f.txnID(s.subtask) }
-
-// Held returns the rows held back since a pre-commit whose commit has not
-// come yet (exactly-once mode): records and bytes.
-func (s *Sink) Held() (records int, bytes int64) { return s.ck.heldRecords, s.ck.heldBytes }
+// legacyTxnID is subtask i's transactional id in version 1 handles (one
+// transaction at a time per subtask).
+func (f *SinkFactory) legacyTxnID(subtask int) string {
+	return fmt.Sprintf("%s-%d", f.txnPrefix, subtask)
+}
 
 // checkMode fails a sink asked for exactly-once in a job that does not
 // checkpoint: without checkpoints no transaction would ever commit.
@@ -384,12 +438,13 @@ func (s *Sink) checkMode() error {
 //
 // The sink is exactly-once when the job is and the table does not say
 // 'sink.delivery-guarantee' = 'at-least-once'. Recovery, in either mode:
-// the transaction named by each recovered handle is committed (EndTxn with
+// every transaction named by a recovered handle is committed (EndTxn with
 // the recorded producer id and epoch, without InitProducerID, which would
 // abort it). Then, in exactly-once mode (or when a handle was recovered),
-// InitProducerID is called for this subtask's transactional id and for
-// every recovered subtask's: that aborts anything they left open and
-// fences their zombies (a new epoch).
+// InitProducerID is called for every transactional id of this subtask and
+// of every recovered subtask (all their slots, and their version 1 id when
+// a version 1 handle was recovered): that aborts anything they left open
+// and fences their zombies (a new epoch).
 func (s *Sink) StartCheckpointing(mode exec.DeliveryMode, recovered []exec.SinkHandle) error {
 	if s.ck.mode != ckNone {
 		return fmt.Errorf("table %s: Kafka sink: StartCheckpointing called twice", s.f.common.Table)
@@ -400,52 +455,54 @@ func (s *Sink) StartCheckpointing(mode exec.DeliveryMode, recovered []exec.SinkH
 	}
 	exactly := mode == exec.DeliveryExactlyOnce && s.f.guarantee != guaranteeAtLeastOnce
 	ctx := s.pp.ctx
-	fence := map[string]bool{}
+	subtasks := map[int]bool{} // old subtasks whose transactional ids are fenced
+	slots, legacy, anyData := txnSlots, false, false
+	named := map[string]bool{} // transactional ids the handles name
 	for _, h := range recovered {
-		fence[s.f.txnID(h.Subtask)] = true
+		subtasks[h.Subtask] = true
 		if len(h.Data) == 0 {
 			continue
 		}
+		anyData = true
 		hd, err := decodeHandle(h.Data)
 		if err != nil {
 			return fmt.Errorf("table %s: the checkpoint's handle of Kafka sink subtask %d: %v", s.f.common.Table, h.Subtask, err)
 		}
-		fence[hd.TxID] = true
-		if hd.Records > 0 {
-			if err := s.recoverCommit(ctx, hd); err != nil {
-				return err
+		legacy = legacy || hd.V == 1
+		slots = max(slots, hd.Slots)
+		for _, t := range hd.Txns {
+			named[t.TxID] = true
+			if t.Records > 0 {
+				if err := s.recoverCommit(ctx, hd.Checkpoint, t); err != nil {
+					return err
+				}
 			}
 		}
 	}
-	own := s.f.txnID(s.subtask)
 	if !exactly {
 		s.ck.mode = ckAtLeastOnce
-		anyData := false
-		for _, h := range recovered {
-			anyData = anyData || len(h.Data) > 0
-		}
 		if !anyData {
 			return nil // never transactional: no transactional ids to fence
 		}
-		delete(fence, own)
 	} else {
-		fence[own] = true
+		subtasks[s.subtask] = true
 	}
-	ids := make([]string, 0, len(fence))
-	for id := range fence {
+	for j := range subtasks {
+		for k := range slots {
+			named[s.f.txnID(j, k)] = true
+		}
+		if legacy {
+			named[s.f.legacyTxnID(j)] = true
+		}
+	}
+	ids := make([]string, 0, len(named))
+	for id := range named {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
-	var pid int64
-	var epoch int16
-	for _, id := range ids {
-		p, e, err := s.initProducer(ctx, id, -1, -1)
-		if err != nil {
-			return err
-		}
-		if id == own {
-			pid, epoch = p, e
-		}
+	fenced, err := s.fence(ctx, ids)
+	if err != nil {
+		return err
 	}
 	if !exactly {
 		return nil
@@ -456,14 +513,53 @@ func (s *Sink) StartCheckpointing(mode exec.DeliveryMode, recovered []exec.SinkH
 	if started {
 		return fmt.Errorf("table %s: Kafka sink: StartCheckpointing after the first Write", s.f.common.Table)
 	}
-	t := newTxnState(own, s.f.common.Table, s.f.common.Topic, pid, epoch)
-	s.pp.txn = t
-	s.ck.mode = ckExactlyOnce
-	s.ck.txn = t
+	c := &s.ck
+	c.slots = make([]*txnState, txnSlots)
+	for k := range c.slots {
+		id := s.f.txnID(s.subtask, k)
+		p := fenced[id]
+		c.slots[k] = newTxnState(id, s.f.common.Table, s.f.common.Topic, p.pid, p.epoch)
+	}
+	if err := s.pp.setTxn(c.slots[0]); err != nil {
+		return err
+	}
+	c.mode = ckExactlyOnce
 	return nil
 }
 
-// recoverCommit commits the transaction of a recovered handle.
+// producerEpoch is a producer id and epoch InitProducerID handed out.
+type producerEpoch struct {
+	pid   int64
+	epoch int16
+}
+
+// fence calls InitProducerID(-1, -1) for every id, fenceConcurrency at a
+// time, and returns the new producer ids and epochs.
+func (s *Sink) fence(ctx context.Context, ids []string) (map[string]producerEpoch, error) {
+	res := make([]producerEpoch, len(ids))
+	errs := make([]error, len(ids))
+	sem := make(chan struct{}, fenceConcurrency)
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			res[i].pid, res[i].epoch, errs[i] = s.initProducer(ctx, id, -1, -1)
+		})
+	}
+	wg.Wait()
+	out := make(map[string]producerEpoch, len(ids))
+	for i, id := range ids {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+		out[id] = res[i]
+	}
+	return out, nil
+}
+
+// recoverCommit commits a transaction of a recovered handle of checkpoint
+// ckpt.
 //
 // What the broker answers to EndTxn(commit) with the recorded producer id
 // and epoch (checked against kfake and the Kafka protocol):
@@ -479,7 +575,7 @@ func (s *Sink) StartCheckpointing(mode exec.DeliveryMode, recovered []exec.SinkH
 //     completed;
 //   - INVALID_TXN_STATE: the transaction was aborted under the same epoch:
 //     its output is lost, and the restore fails saying so.
-func (s *Sink) recoverCommit(ctx context.Context, h txnHandle) error {
+func (s *Sink) recoverCommit(ctx context.Context, ckpt uint64, h txnRef) error {
 	err := s.endTxn(ctx, h.TxID, h.ProducerID, h.Epoch, true)
 	switch {
 	case err == nil:
@@ -489,11 +585,11 @@ func (s *Sink) recoverCommit(ctx context.Context, h txnHandle) error {
 		s.ck.recoverDone++
 		return nil
 	case errors.Is(err, kafkago.InvalidTransactionState):
-		return fmt.Errorf("table %s: restoring checkpoint %d: Kafka transaction '%s' (producer id %d, epoch %d) of topic '%s' cannot be committed: the broker says it was aborted (%v), so the %d records it held are lost",
-			s.f.common.Table, h.Checkpoint, h.TxID, h.ProducerID, h.Epoch, h.Topic, err, h.Records)
+		return fmt.Errorf("table %s: restoring checkpoint %d: Kafka transaction '%s' (producer id %d, epoch %d, pre-committed for checkpoint %d) of topic '%s' cannot be committed: the broker says it was aborted (%v), so the %d records it held are lost",
+			s.f.common.Table, ckpt, h.TxID, h.ProducerID, h.Epoch, h.Checkpoint, s.f.common.Topic, err, h.Records)
 	default:
 		return fmt.Errorf("table %s: restoring checkpoint %d: committing Kafka transaction '%s' (producer id %d, epoch %d) on %s: %v",
-			s.f.common.Table, h.Checkpoint, h.TxID, h.ProducerID, h.Epoch, s.f.common.Servers(), err)
+			s.f.common.Table, ckpt, h.TxID, h.ProducerID, h.Epoch, s.f.common.Servers(), err)
 	}
 }
 
@@ -584,11 +680,11 @@ func (s *Sink) txnCall(ctx context.Context, txid, what string, call func(context
 
 // PreCommit implements exec.TwoPhaseSink. At-least-once: it flushes and
 // returns no handle. Exactly-once: it flushes the open transaction and
-// waits for every ack, then returns the transaction's handle; rows written
-// until Commit are held back. If the transaction was already pre-committed
-// for an earlier checkpoint whose Commit never came (that checkpoint was
-// aborted), the held rows join it and the handle names the same
-// transaction with the new checkpoint id.
+// waits for every ack; if the transaction holds anything it becomes
+// pending (pre-committed for checkpoint id) and the rows after the barrier
+// go into a new transaction, on a free slot. The handle names every
+// pending transaction. With no free slot (txnSlots-1 transactions pending)
+// it fails, and so does the job (see poolFull).
 func (s *Sink) PreCommit(id uint64) ([]byte, error) {
 	switch s.ck.mode {
 	case ckNone:
@@ -597,45 +693,69 @@ func (s *Sink) PreCommit(id uint64) ([]byte, error) {
 		return nil, s.prod.Flush()
 	}
 	c := &s.ck
-	if c.precommitted {
-		if err := s.release(); err != nil {
-			return nil, err
-		}
-	}
 	if err := s.prod.Flush(); err != nil {
 		return nil, err
 	}
-	if !c.precommitted {
-		c.precommitted, c.firstPC = true, id
+	t := c.slots[c.cur]
+	pid, epoch, parts, records := t.snapshot()
+	if parts > 0 {
+		next := c.freeSlot()
+		if next < 0 {
+			return nil, s.poolFull(id)
+		}
+		if err := s.pp.setTxn(c.slots[next]); err != nil {
+			return nil, err
+		}
+		c.pending = append(c.pending, pendingTxn{slot: c.cur,
+			txn: txnRef{TxID: t.txid, ProducerID: pid, Epoch: epoch, Checkpoint: id, Records: records}})
+		c.cur = next
 	}
-	c.lastPC = id
-	pid, epoch, _, records := c.txn.snapshot()
-	return json.Marshal(txnHandle{V: 1, TxID: c.txn.txid, ProducerID: pid, Epoch: epoch, Checkpoint: id,
-		Topic: s.f.common.Topic, Records: records})
+	h := txnHandle{V: 2, Topic: s.f.common.Topic, Checkpoint: id, Slots: txnSlots, Txns: make([]txnRef, 0, len(c.pending))}
+	for _, p := range c.pending {
+		h.Txns = append(h.Txns, p.txn)
+	}
+	return json.Marshal(h)
 }
 
-// Commit implements exec.TwoPhaseSink: once a checkpoint at or after the
-// open transaction's first pre-commit is complete, the transaction is
-// committed, the producer's epoch is bumped for the next one, and the rows
-// held since the pre-commit go into it. Otherwise (nothing pre-committed,
-// or an older checkpoint) it does nothing.
+// poolFull is PreCommit's error when every slot holds a transaction. The
+// runtime fails the job on it; the sink's Abort aborts only the open
+// transaction, and the restore commits what its checkpoint names and
+// aborts the rest (the source replays those rows).
+func (s *Sink) poolFull(id uint64) error {
+	c := &s.ck
+	ids := make([]string, len(c.pending))
+	for i, p := range c.pending {
+		ids[i] = strconv.FormatUint(p.txn.Checkpoint, 10)
+	}
+	return fmt.Errorf("table %s: the Kafka sink cannot pre-commit checkpoint %d: all %d transactional ids of subtask %d ('%s' to '%s') hold transactions, %d of them pre-committed for checkpoints %s whose completion has not reached the sink (checkpoints are aborted or triggered faster than they complete); the job fails here rather than put rows of two checkpoints into one transaction: a restore from the last completed checkpoint commits the transactions it names and aborts the others, so no row is lost or written twice",
+		s.f.common.Table, id, len(c.slots), s.subtask, s.f.txnID(s.subtask, 0), s.f.txnID(s.subtask, len(c.slots)-1),
+		len(c.pending), strings.Join(ids, ", "))
+}
+
+// Commit implements exec.TwoPhaseSink: it commits, oldest first, every
+// transaction pre-committed for a checkpoint ≤ id (those of aborted
+// checkpoints included: their rows precede barrier id), bumping each one's
+// epoch for the slot's next transaction. Commit of an older checkpoint,
+// or a repeated Commit, does nothing.
 func (s *Sink) Commit(id uint64) error {
 	c := &s.ck
-	if c.mode != ckExactlyOnce || !c.precommitted || id < c.firstPC {
+	if c.mode != ckExactlyOnce {
 		return nil
 	}
-	if err := s.commitOpen(true); err != nil {
-		return err
+	for len(c.pending) > 0 && c.pending[0].txn.Checkpoint <= id {
+		if err := s.commitSlot(c.pending[0].slot, true); err != nil {
+			return err
+		}
+		c.pending = append(c.pending[:0], c.pending[1:]...)
 	}
-	c.precommitted, c.firstPC, c.lastPC = false, 0, 0
-	return s.release()
+	return nil
 }
 
-// commitOpen commits the open transaction, if it holds anything; with
-// next, the epoch is bumped for the next transaction. Nothing may be in
-// flight.
-func (s *Sink) commitOpen(next bool) error {
-	t := s.ck.txn
+// commitSlot commits the transaction of a slot, if it holds anything; with
+// next, the epoch is bumped for the slot's next transaction. Nothing may be
+// in flight in it.
+func (s *Sink) commitSlot(slot int, next bool) error {
+	t := s.ck.slots[slot]
 	pid, epoch, parts, _ := t.snapshot()
 	if parts == 0 {
 		return nil // nothing written: there is no transaction on the broker
@@ -659,74 +779,36 @@ func (s *Sink) commitOpen(next bool) error {
 	return nil
 }
 
-// hold keeps rows written after a pre-commit for the next transaction.
-func (s *Sink) hold(msgs []kafkago.Message) error {
-	c := &s.ck
-	var n int64
-	now := time.Now()
-	for i := range msgs {
-		if msgs[i].Time.IsZero() {
-			msgs[i].Time = now
-		}
-		n += msgBytes(&msgs[i])
-	}
-	limit := s.f.maxHeld
-	if limit <= 0 {
-		limit = maxHeldBytes
-	}
-	if c.heldBytes > 0 && c.heldBytes+n > limit {
-		return fmt.Errorf("table %s: the Kafka sink holds %d records (%d bytes) written after the pre-commit of checkpoint %d, waiting for that checkpoint to complete; that is the limit of %d bytes (the checkpoint takes too long to complete)",
-			s.f.common.Table, c.heldRecords, c.heldBytes, c.lastPC, limit)
-	}
-	c.held = append(c.held, msgs)
-	c.heldBytes += n
-	c.heldRecords += len(msgs)
-	return s.prod.Err()
-}
-
-// release sends the held rows into the open transaction.
-func (s *Sink) release() error {
-	c := &s.ck
-	held := c.held
-	c.held, c.heldBytes, c.heldRecords = nil, 0, 0
-	for _, msgs := range held {
-		if err := s.prod.Send(msgs); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// finishTxn commits everything at end of input.
+// finishTxn commits everything at end of input: the pending transactions,
+// oldest first, then the open one.
 func (s *Sink) finishTxn() error {
-	err := s.release()
-	if err == nil {
-		err = s.prod.Flush()
+	c := &s.ck
+	err := s.prod.Flush()
+	for err == nil && len(c.pending) > 0 {
+		if err = s.commitSlot(c.pending[0].slot, false); err == nil {
+			c.pending = append(c.pending[:0], c.pending[1:]...)
+		}
 	}
 	if err == nil {
-		err = s.commitOpen(false)
+		err = s.commitSlot(c.cur, false)
 	}
 	if err != nil {
 		s.prod.Abort()
 		s.abortTxn()
 		return err
 	}
-	s.ck.precommitted = false
 	return s.prod.Close()
 }
 
-// abortTxn aborts the open transaction, best effort, unless it was
-// pre-committed (see Abort). The producer is stopped already.
+// abortTxn aborts the open transaction, best effort; pre-committed ones
+// are left to recovery (see Abort). The producer is stopped already.
 func (s *Sink) abortTxn() {
-	c := &s.ck
-	if c.precommitted {
-		return
-	}
-	pid, epoch, parts, _ := c.txn.snapshot()
+	t := s.ck.slots[s.ck.cur]
+	pid, epoch, parts, _ := t.snapshot()
 	if parts == 0 {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.f.abortWaitTime)
 	defer cancel()
-	_, _ = s.pp.cl.EndTxn(ctx, &kafkago.EndTxnRequest{TransactionalID: c.txn.txid, ProducerID: int(pid), ProducerEpoch: int(epoch), Committed: false})
+	_, _ = s.pp.cl.EndTxn(ctx, &kafkago.EndTxnRequest{TransactionalID: t.txid, ProducerID: int(pid), ProducerEpoch: int(epoch), Committed: false})
 }
