@@ -31,8 +31,16 @@
 // operator subtask reads its key-group range back (ScanOperator), whatever
 // parallelism wrote it. Keys written this way use state name 0.
 //
+// State larger than memory (spill.go): a job run opens one SpillStore, a
+// Badger DB in normal mode in a scratch directory, and gives each spilling
+// operator subtask a SpillSpace in it (a key prefix, buffered writes that
+// Get reads back, snapshots for full captures). The operator decides what
+// to spill and keeps its checkpoint bookkeeping in the spilled values
+// (exec/groupagg_spill.go); checkpoints still come from the operators'
+// captures, never from the store. MemoryAvailable sizes the default
+// budget.
+//
 // Not used by the runtime yet: Table (the write-back cache with spilling
 // and TTL), DB.Commit/Apply/Snapshot (the path where Badger holds state
-// while the job runs): state must fit in memory; cache bounds are per
-// table, not a process-wide budget.
+// while the job runs and checkpoints stream from it).
 package state
