@@ -47,46 +47,19 @@ package exec
 import (
 	"encoding/binary"
 	"fmt"
-	"sync/atomic"
 
 	"github.com/weirsql/weir/state"
 )
 
-// Spiller is implemented by operators that can keep part of their state
-// in a spill space when it outgrows a memory budget (bytes, estimated).
-// The runtime calls EnableSpill once, before RestoreState and Process.
-// SpillStats may be called from any goroutine.
-type Spiller interface {
-	EnableSpill(sp *state.SpillSpace, budget int64)
-	SpillStats() SpillStats
-}
-
 var _ Spiller = (*GroupAgg)(nil)
 
-// SpillStats are a spilling operator's figures.
-type SpillStats struct {
-	Budget, Resident  int64 // bytes (estimated)
-	Spilled           int64 // groups in the spill space
-	Evicted, Reloaded int64 // groups, since the start
-}
-
 type groupSpill struct {
-	sp       *state.SpillSpace
-	budget   int64
-	mem      int64 // estimated bytes of the resident groups
-	hand     int   // clock hand: index into ck.all
-	spilled  int64 // groups in the space
-	evicted  int64
-	reloaded int64
-	pub      [4]atomic.Int64 // mem, spilled, evicted, reloaded, for SpillStats
-	buf      []byte
+	spillCore
 	// keys of groups evicted while changed in the current epoch
 	dirty []spilledKey
-	// the capture in progress: its spilled dirty keys, and the snapshot
-	// they (and, for a full capture, every spilled group) are read from
+	// the capture in progress: its spilled dirty keys
 	capKeys []spilledKey
 	capNext int
-	snap    *state.SpillSnapshot
 }
 
 type spilledKey struct {
@@ -103,7 +76,7 @@ const groupBaseBytes = 224
 
 // EnableSpill implements Spiller.
 func (g *GroupAgg) EnableSpill(sp *state.SpillSpace, budget int64) {
-	g.sp = &groupSpill{sp: sp, budget: budget}
+	g.sp = &groupSpill{spillCore: spillCore{sp: sp, budget: budget}}
 	for _, grp := range g.groups {
 		grp.size = g.groupSize(grp, 0)
 		g.sp.mem += int64(grp.size)
@@ -113,19 +86,10 @@ func (g *GroupAgg) EnableSpill(sp *state.SpillSpace, budget int64) {
 // SpillStats implements Spiller: the figures as of the last batch (zero
 // without spilling).
 func (g *GroupAgg) SpillStats() SpillStats {
-	sp := g.sp
-	if sp == nil {
+	if g.sp == nil {
 		return SpillStats{}
 	}
-	return SpillStats{Budget: sp.budget, Resident: sp.pub[0].Load(), Spilled: sp.pub[1].Load(),
-		Evicted: sp.pub[2].Load(), Reloaded: sp.pub[3].Load()}
-}
-
-func (sp *groupSpill) publish() {
-	sp.pub[0].Store(sp.mem)
-	sp.pub[1].Store(sp.spilled)
-	sp.pub[2].Store(sp.evicted)
-	sp.pub[3].Store(sp.reloaded)
+	return g.sp.stats()
 }
 
 // groupSize estimates grp's size in memory; enc is the length of its
@@ -221,10 +185,10 @@ func (g *GroupAgg) maybeEvict() error {
 		return nil
 	}
 	defer sp.publish()
-	if sp.mem <= sp.budget {
+	target, ok := sp.over()
+	if !ok {
 		return nil
 	}
-	target := sp.budget - sp.budget/8
 	ck := &g.ck
 	// two turns of the clock: the first may only clear reference bits
 	for steps := 2 * len(ck.all); steps > 0 && sp.mem > target && len(ck.all) > 0; steps-- {
@@ -300,12 +264,7 @@ func (g *GroupAgg) captureSpilled(full bool) error {
 	}
 	clear(sp.capKeys) // the snapshot has them all
 	sp.capKeys = sp.capKeys[:0]
-	s, err := sp.sp.Snapshot()
-	if err != nil {
-		return err
-	}
-	sp.snap = s
-	return nil
+	return sp.openSnapshot()
 }
 
 // continueSpilled writes up to budget spilled groups of the capture in
@@ -350,19 +309,11 @@ func (g *GroupAgg) continueSpilled(budget int) (bool, error) {
 	if sp.capNext < len(sp.capKeys) {
 		return false, nil
 	}
-	if sp.snap != nil {
-		done, err := sp.snap.Each(budget, func(kg uint16, key, v []byte) error {
-			if len(v) < spillHeader {
-				return fmt.Errorf("group aggregate: spilled state of a group is %d bytes", len(v))
-			}
-			ck.out.Put(kg, key, nil, v[spillHeader:])
-			return nil
-		})
-		if err != nil || !done {
-			return false, err
-		}
-		sp.snap.Close()
-		sp.snap = nil
+	done, err := sp.walkSnapshot(budget, "group aggregate", spillHeader, func(kg uint16, key, v []byte) {
+		ck.out.Put(kg, key, nil, v)
+	})
+	if err != nil || !done {
+		return false, err
 	}
 	clear(sp.capKeys)
 	sp.capKeys = sp.capKeys[:0]
@@ -371,12 +322,7 @@ func (g *GroupAgg) continueSpilled(budget int) (bool, error) {
 
 // closeSpill releases a capture's snapshot and the space.
 func (g *GroupAgg) closeSpill() {
-	if g.sp == nil {
-		return
+	if g.sp != nil {
+		g.sp.close()
 	}
-	if g.sp.snap != nil {
-		g.sp.snap.Close()
-		g.sp.snap = nil
-	}
-	g.sp.sp.Close()
 }

@@ -1,0 +1,108 @@
+package exec
+
+import (
+	"fmt"
+	"sync/atomic"
+
+	"github.com/weirsql/weir/state"
+)
+
+// Spilling state to Badger (state.SpillSpace) beyond a memory budget: what
+// GroupAgg (groupagg_spill.go) and Join (join_spill.go) share.
+
+// Spiller is implemented by operators that can keep part of their state
+// in a spill space when it outgrows a memory budget (bytes, estimated).
+// The runtime calls EnableSpill once, before RestoreState and Process.
+// SpillStats may be called from any goroutine.
+type Spiller interface {
+	EnableSpill(sp *state.SpillSpace, budget int64)
+	SpillStats() SpillStats
+}
+
+// SpillStats are a spilling operator's figures.
+type SpillStats struct {
+	Budget, Resident  int64 // bytes (estimated)
+	Spilled           int64 // keys (groups) in the spill space
+	Evicted, Reloaded int64 // since the start
+}
+
+// spillCore is a spilling operator's space, budget and figures; its
+// fields are used on the subtask goroutine, pub from any.
+type spillCore struct {
+	sp       *state.SpillSpace
+	budget   int64
+	mem      int64 // estimated bytes of the resident state
+	hand     int   // clock hand
+	spilled  int64 // keys in the space
+	evicted  int64
+	reloaded int64
+	pub      [4]atomic.Int64 // mem, spilled, evicted, reloaded, for stats
+	buf      []byte
+	snap     *state.SpillSnapshot // a full capture's view of the space
+}
+
+// over says whether an eviction round is due; target is where it stops.
+func (c *spillCore) over() (target int64, ok bool) {
+	return c.budget - c.budget/8, c.mem > c.budget
+}
+
+func (c *spillCore) publish() {
+	c.pub[0].Store(c.mem)
+	c.pub[1].Store(c.spilled)
+	c.pub[2].Store(c.evicted)
+	c.pub[3].Store(c.reloaded)
+}
+
+func (c *spillCore) stats() SpillStats {
+	if c == nil {
+		return SpillStats{}
+	}
+	return SpillStats{Budget: c.budget, Resident: c.pub[0].Load(), Spilled: c.pub[1].Load(),
+		Evicted: c.pub[2].Load(), Reloaded: c.pub[3].Load()}
+}
+
+// openSnapshot starts a full capture's walk of the spilled keys.
+func (c *spillCore) openSnapshot() error {
+	if c.spilled == 0 {
+		return nil
+	}
+	s, err := c.sp.Snapshot()
+	if err != nil {
+		return err
+	}
+	c.snap = s
+	return nil
+}
+
+// walkSnapshot hands up to budget spilled entries of the open snapshot to
+// fn and reports whether the walk is over (true without a snapshot).
+func (c *spillCore) walkSnapshot(budget int, what string, header int, fn func(kg uint16, key, v []byte)) (bool, error) {
+	if c.snap == nil {
+		return true, nil
+	}
+	done, err := c.snap.Each(max(budget, 1), func(kg uint16, key, v []byte) error {
+		if len(v) < header {
+			return fmt.Errorf("%s: spilled state of a key is %d bytes", what, len(v))
+		}
+		fn(kg, key, v[header:])
+		return nil
+	})
+	if err != nil || !done {
+		return false, err
+	}
+	c.snap.Close()
+	c.snap = nil
+	return true, nil
+}
+
+// close releases the snapshot and the space.
+func (c *spillCore) close() {
+	if c == nil {
+		return
+	}
+	if c.snap != nil {
+		c.snap.Close()
+		c.snap = nil
+	}
+	c.sp.Close()
+}
