@@ -438,6 +438,21 @@ func TestCopyOnWriteSnapshots(t *testing.T) {
 			op      func() CopyOnWriteSnapshotter
 			retract bool
 			canon   func(string) string
+		}{"join-spill/" + kind.String(), func() CopyOnWriteSnapshotter {
+			// room for a few keys: the clean ones are spilled all the time
+			j, err := NewJoin(JoinConfig{Kind: kind, LeftKeys: []int{0}, RightKeys: []int{0}, LeftWidth: 3, RightWidth: 3,
+				LeftUpdating: true, RightUpdating: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			j.EnableSpill(spill.Space(), 1500)
+			t.Cleanup(func() { j.Close() })
+			return j
+		}, true, nil}, struct {
+			name    string
+			op      func() CopyOnWriteSnapshotter
+			retract bool
+			canon   func(string) string
 		}{"interval/" + kind.String(), func() CopyOnWriteSnapshotter {
 			j, err := NewIntervalJoin(IntervalJoinConfig{Kind: kind, LeftKeys: []int{0}, RightKeys: []int{0}, LeftWidth: 3, RightWidth: 3,
 				LeftTime: 1, RightTime: 1, Lower: -40, Upper: 20})

@@ -261,6 +261,7 @@ type Join struct {
 	expired       atomic.Int64
 
 	ck markCOW[stateRec] // join_state.go
+	sp *joinSpill        // join_spill.go; nil without spilling
 }
 
 var (
@@ -272,6 +273,9 @@ var (
 type joinEntry struct {
 	joinKeyRef
 	recs [2][]*joinRec
+	// spilling (join_spill.go)
+	idx  int32 // position in the clock
+	used bool  // used since the clock hand last passed
 }
 
 // joinRec is one stored row (recBase: the row, its id and side) with its
@@ -339,7 +343,10 @@ func (j *Join) Process(input int, b *types.Batch, out Emitter) error {
 			return err
 		}
 	}
-	return j.out.flush(out)
+	if err := j.out.flush(out); err != nil {
+		return err
+	}
+	return j.maybeEvict()
 }
 
 func (j *Join) processRow(s int, row types.Row, kind types.RowKind, now int64) error {
@@ -355,7 +362,13 @@ func (j *Join) processRow(s int, row types.Row, kind types.RowKind, now int64) e
 		return nil
 	}
 	key := j.key(s, row)
-	e := j.entries[string(key)]
+	e, err := j.lookupEntry(func() uint16 { return j.keyGroup(s, row) }, key)
+	if err != nil {
+		return err
+	}
+	if e != nil {
+		e.used = true
+	}
 	if e != nil && j.ttl.ms > 0 && !j.expireEntry(e, now) {
 		e = nil // every row of the key expired: the entry is gone
 	}
@@ -426,6 +439,7 @@ func (j *Join) processRow(s int, row types.Row, kind types.RowKind, now int64) e
 	if e == nil {
 		e = &joinEntry{joinKeyRef: joinKeyRef{key: string(key), kg: j.keyGroup(s, row)}}
 		j.entries[e.key] = e
+		j.addEntry(e)
 	}
 	if j.updating[s] {
 		if rec = findRec(e.recs[s], row); rec != nil {
@@ -439,6 +453,7 @@ func (j *Join) processRow(s int, row types.Row, kind types.RowKind, now int64) e
 	rec = &joinRec{recBase: recBase{row: row, id: j.nextID, side: uint8(s), ref: &e.joinKeyRef}, count: 1, assoc: matches, ent: e}
 	j.nextID++
 	e.recs[s] = append(e.recs[s], rec)
+	j.recAdded(rec)
 	j.markDirty(rec)
 	j.touchTTL(rec, now)
 	return nil
@@ -476,10 +491,12 @@ func (j *Join) removeRec(rec *joinRec) {
 	if i := slices.Index(list, rec); i >= 0 {
 		e.recs[rec.side] = slices.Delete(list, i, i+1)
 	}
+	j.recGone(rec)
 	j.forget(rec)
 	if len(e.recs[0]) == 0 && len(e.recs[1]) == 0 {
 		if cur := j.entries[e.key]; cur == e {
 			delete(j.entries, e.key)
+			j.dropEntry(e)
 		}
 	}
 }
@@ -500,6 +517,7 @@ func (j *Join) expireEntry(e *joinEntry, now int64) bool {
 		keep := list[:0]
 		for _, r := range list {
 			if r.written+j.ttl.ms <= now {
+				j.recGone(r)
 				j.forget(r)
 				j.expired.Add(1)
 				continue
@@ -512,6 +530,7 @@ func (j *Join) expireEntry(e *joinEntry, now int64) bool {
 	if len(e.recs[0]) == 0 && len(e.recs[1]) == 0 {
 		if cur := j.entries[e.key]; cur == e {
 			delete(j.entries, e.key)
+			j.dropEntry(e)
 		}
 		return false
 	}
@@ -537,8 +556,18 @@ func (j *Join) OnTick(Emitter) error {
 		}
 		j.queue[j.qHead] = joinTTLItem{}
 		j.qHead++
-		if it.rec.st&recDead == 0 && it.rec.written == it.at {
-			j.removeRec(it.rec)
+		rec := it.rec
+		if rec.st&recSpilled != 0 {
+			var err error
+			if rec, err = j.liveRec(rec); err != nil {
+				return err
+			}
+			if rec == nil {
+				continue
+			}
+		}
+		if rec.st&recDead == 0 && rec.written == it.at {
+			j.removeRec(rec)
 			j.expired.Add(1)
 		}
 	}
@@ -548,5 +577,5 @@ func (j *Join) OnTick(Emitter) error {
 		j.queue = j.queue[:n]
 		j.qHead = 0
 	}
-	return nil
+	return j.maybeEvict()
 }

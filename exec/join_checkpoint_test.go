@@ -71,7 +71,7 @@ func ckJoinJob(o ckJobOpts) *JobSpec {
 		NewSink: func(tc *TaskContext) (Sink, error) { return &ckSink{store: o.store, name: "join"}, nil }}
 	sinkI := &Vertex{Name: "Sink#7", Parallelism: 1, Inputs: []Edge{{From: 4, Kind: Rebalance}},
 		NewSink: func(tc *TaskContext) (Sink, error) { return &ckSink{store: o.store, name: "interval"}, nil }}
-	return &JobSpec{Vertices: []*Vertex{left, right, mod, join, ij, sinkJ, sinkI}, Checkpoint: o.ck}
+	return &JobSpec{Vertices: []*Vertex{left, right, mod, join, ij, sinkJ, sinkI}, Checkpoint: o.ck, StateMemory: o.memory}
 }
 
 // ckModCalc appends w % 11 to the right rows.
@@ -185,6 +185,22 @@ func TestCheckpointJoinSavepointRestoreAtOtherParallelism(t *testing.T) {
 // after one more checkpoint; from the eighth run on (once some run has
 // been restored) the sources are let go and the job completes.
 func TestCheckpointJoinCancelAndRestoreRepeatedly(t *testing.T) {
+	joinCancelAndRestoreRepeatedly(t, 0)
+}
+
+// TestCheckpointJoinSpillCancelAndRestore is the same with room for a few
+// of the regular join's keys in memory: the rest is spilled to Badger.
+func TestCheckpointJoinSpillCancelAndRestore(t *testing.T) {
+	st := joinCancelAndRestoreRepeatedly(t, 16<<10)
+	if st.Evicted < 100 || st.Reloaded < 100 {
+		t.Fatalf("the join evicted %d and reloaded %d keys: it did not spill", st.Evicted, st.Reloaded)
+	}
+}
+
+// joinCancelAndRestoreRepeatedly kills ckJoinJob at random moments and
+// restores it, two seeds, with JobSpec.StateMemory memory; it returns the
+// regular join's spill figures summed over all runs.
+func joinCancelAndRestoreRepeatedly(t *testing.T, memory int64) (spilled SpillStats) {
 	goldT, goldI := ckJoinGolden(t)
 	for seed := range 2 {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
@@ -212,10 +228,9 @@ func TestCheckpointJoinCancelAndRestoreRepeatedly(t *testing.T) {
 				reached.Add(2 * par)
 				ctx, cancel := context.WithCancel(context.Background())
 				done := make(chan error, 1)
-				go func() {
-					done <- Run(ctx, ckJoinJob(ckJobOpts{par: par, store: store, gate: gate, reached: &reached,
-						gateAt: ckPerStream, pace: 200 * time.Microsecond, ck: cfg}))
-				}()
+				spec := ckJoinJob(ckJobOpts{par: par, store: store, gate: gate, reached: &reached,
+					gateAt: ckPerStream, pace: 200 * time.Microsecond, ck: cfg, memory: memory})
+				go func() { done <- Run(ctx, spec) }()
 				atEnd := make(chan struct{})
 				go func() { reached.Wait(); close(atEnd) }()
 				var kill <-chan time.Time
@@ -241,6 +256,12 @@ func TestCheckpointJoinCancelAndRestoreRepeatedly(t *testing.T) {
 					err = <-done
 				}
 				cancel()
+				for _, v := range spec.Vertices {
+					if st, ok := v.Spill(); ok {
+						spilled.Evicted += st.Evicted
+						spilled.Reloaded += st.Reloaded
+					}
+				}
 				if err == nil {
 					break
 				}
@@ -261,6 +282,7 @@ func TestCheckpointJoinCancelAndRestoreRepeatedly(t *testing.T) {
 			}
 		})
 	}
+	return spilled
 }
 
 // waitCompleted waits for a completed checkpoint.

@@ -174,8 +174,13 @@ func (j *Join) SnapshotState(id uint64, w StateWriter) error {
 	return err
 }
 
-// CaptureState implements CopyOnWriteSnapshotter.
+// CaptureState implements CopyOnWriteSnapshotter. A full capture also
+// walks the spilled keys (join_spill.go).
 func (j *Join) CaptureState(_ uint64, full bool, w StateWriter) error {
+	if _, err := j.ContinueSnapshot(0); err != nil {
+		return err
+	}
+	full = full || !j.ck.track
 	j.ck.capture(w, full, j.TrackChanges, func(fn func(stateRec)) {
 		for _, e := range j.entries {
 			for _, list := range e.recs {
@@ -185,31 +190,46 @@ func (j *Join) CaptureState(_ uint64, full bool, w StateWriter) error {
 			}
 		}
 	})
-	return nil
+	return j.captureSpilled(full, w)
 }
 
 // ContinueSnapshot implements CopyOnWriteSnapshotter.
-func (j *Join) ContinueSnapshot(budget int) (bool, error) { return j.ck.cont(budget), nil }
+func (j *Join) ContinueSnapshot(budget int) (bool, error) {
+	if !j.ck.cont(budget) {
+		return false, nil
+	}
+	return j.continueSpilled(budget)
+}
 
-// RestoreState implements Restorer.
+// RestoreState implements Restorer. With spilling, keys beyond the
+// memory budget are spilled as they are read.
 func (j *Join) RestoreState(scan func(fn func(kg uint16, key, ns, value []byte) error) error) error {
 	j.TrackChanges()
+	n := 0
 	err := scan(func(kg uint16, key, ns, value []byte) error {
 		r, err := decodeJoinRecord("join", ns, value)
 		if err != nil {
 			return err
 		}
-		e := j.entries[string(key)]
+		e, err := j.lookupEntry(func() uint16 { return kg }, key) // spilled by an earlier round
+		if err != nil {
+			return err
+		}
 		if e == nil {
 			e = &joinEntry{joinKeyRef: joinKeyRef{key: string(key), kg: kg}}
 			j.entries[e.key] = e
+			j.addEntry(e)
 		}
 		rec := &joinRec{recBase: recBase{row: r.row, id: r.id, side: r.side, st: recPersisted, ref: &e.joinKeyRef},
 			count: r.count, assoc: r.assoc, written: r.written, ent: e}
 		e.recs[r.side] = append(e.recs[r.side], rec)
+		j.recAdded(rec)
 		j.nextID = max(j.nextID, r.id+1)
 		if j.ttl.ms > 0 {
 			j.queue = append(j.queue, joinTTLItem{rec: rec, at: r.written})
+		}
+		if n++; n%1024 == 0 {
+			return j.maybeEvict()
 		}
 		return nil
 	})

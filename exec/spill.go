@@ -74,13 +74,17 @@ func (c *spillCore) openSnapshot() error {
 	return nil
 }
 
-// walkSnapshot hands up to budget spilled entries of the open snapshot to
-// fn and reports whether the walk is over (true without a snapshot).
+// walkSnapshot hands up to budget (all if budget <= 0) spilled entries of
+// the open snapshot to fn and reports whether the walk is over (true
+// without a snapshot).
 func (c *spillCore) walkSnapshot(budget int, what string, header int, fn func(kg uint16, key, v []byte)) (bool, error) {
 	if c.snap == nil {
 		return true, nil
 	}
-	done, err := c.snap.Each(max(budget, 1), func(kg uint16, key, v []byte) error {
+	if budget <= 0 {
+		budget = int(^uint(0) >> 1) // all
+	}
+	done, err := c.snap.Each(budget, func(kg uint16, key, v []byte) error {
 		if len(v) < header {
 			return fmt.Errorf("%s: spilled state of a key is %d bytes", what, len(v))
 		}

@@ -295,6 +295,14 @@ CREATE TABLE dim (id BIGINT, name VARCHAR) WITH ('connector' = 'file', 'path' = 
 					t.Errorf("parallelism %d: mismatch\n%s", p, d)
 				}
 			}
+			// with room for a few keys in memory: regular joins and
+			// aggregates spill the rest to Badger
+			got, _, err := runWeir(t, "SET 'state.memory' = '24kb';\n"+ddl+c.weir+";", 2)
+			if err != nil {
+				t.Errorf("spilling: weir: %v", err)
+			} else if d := diffMultisets(got, want); d != "" {
+				t.Errorf("spilling: mismatch\n%s", d)
+			}
 		})
 	}
 }
