@@ -184,33 +184,21 @@ func (g *GroupAgg) maybeEvict() error {
 	if sp == nil {
 		return nil
 	}
-	defer sp.publish()
-	target, ok := sp.over()
-	if !ok {
-		return nil
-	}
 	ck := &g.ck
-	// two turns of the clock: the first may only clear reference bits
-	for steps := 2 * len(ck.all); steps > 0 && sp.mem > target && len(ck.all) > 0; steps-- {
-		if sp.hand >= len(ck.all) {
-			sp.hand = 0
-		}
-		grp := ck.all[sp.hand]
-		sp.hand++
-		switch {
+	err := sp.round(func() int { return len(ck.all) }, func(i int) error {
+		switch grp := ck.all[i]; {
 		case grp == nil || grp.dead || grp.touched:
 		case grp.ref:
 			grp.ref = false
 		default:
-			if err := g.evict(grp); err != nil {
-				return err
-			}
+			return g.evict(grp)
 		}
-	}
+		return nil
+	})
 	if ck.out == nil && ck.holes > 1024 && ck.holes > len(ck.all)/2 {
 		g.compact()
 	}
-	return sp.sp.Flush()
+	return err
 }
 
 // evict moves grp to the spill space.

@@ -428,22 +428,8 @@ func TestGroupAggSpillTTL(t *testing.T) {
 				}
 			default:
 				full := rng.IntN(3) == 0
-				for _, c := range []struct {
-					op *GroupAgg
-					m  map[string]string
-				}{{mem, stMem}, {sp, stSp}} {
-					var log stateLog
-					if err := c.op.CaptureState(uint64(step), full, &log); err != nil {
-						t.Fatal(err)
-					}
-					if _, err := c.op.ContinueSnapshot(0); err != nil {
-						t.Fatal(err)
-					}
-					if full {
-						clear(c.m)
-					}
-					log.applyTo(t, c.m)
-				}
+				captureInto(t, mem, step, full, stMem, rng)
+				captureInto(t, sp, step, full, stSp, rng)
 				if !maps.Equal(stMem, stSp) {
 					t.Fatalf("seed %d step %d: captured state differs:\n memory %v\n spill  %v", seed, step, stMem, stSp)
 				}
@@ -462,4 +448,24 @@ func TestGroupAggSpillTTL(t *testing.T) {
 	if evicted < 500 || expired < 100 {
 		t.Fatalf("%d evictions and %d expiries: the test does not exercise spilled expiry", evicted, expired)
 	}
+}
+
+// captureInto takes a capture of op (written a few entries at a time) and
+// applies it to m, which a full capture replaces.
+func captureInto(t *testing.T, op CopyOnWriteSnapshotter, id int, full bool, m map[string]string, rng *rand.Rand) {
+	t.Helper()
+	var log stateLog
+	if err := op.CaptureState(uint64(id), full, &log); err != nil {
+		t.Fatal(err)
+	}
+	for done := false; !done; {
+		var err error
+		if done, err = op.ContinueSnapshot(1 + rng.IntN(4)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if full {
+		clear(m)
+	}
+	log.applyTo(t, m)
 }

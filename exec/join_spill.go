@@ -210,27 +210,16 @@ func (j *Join) maybeEvict() error {
 	if sp == nil {
 		return nil
 	}
-	defer sp.publish()
-	target, ok := sp.over()
-	if !ok {
-		return nil
-	}
-	for steps := 2 * len(sp.all); steps > 0 && sp.mem > target && len(sp.all) > 0; steps-- {
-		if sp.hand >= len(sp.all) {
-			sp.hand = 0
-		}
-		e := sp.all[sp.hand]
-		sp.hand++
-		switch {
+	err := sp.round(func() int { return len(sp.all) }, func(i int) error {
+		switch e := sp.all[i]; {
 		case e == nil:
 		case e.used:
 			e.used = false
 		case clean(e):
-			if err := j.evict(e); err != nil {
-				return err
-			}
+			return j.evict(e)
 		}
-	}
+		return nil
+	})
 	if sp.holes > 1024 && sp.holes > len(sp.all)/2 {
 		live := sp.all[:0]
 		for _, e := range sp.all {
@@ -242,7 +231,7 @@ func (j *Join) maybeEvict() error {
 		clear(sp.all[len(live):])
 		sp.all, sp.holes = live, 0
 	}
-	return sp.sp.Flush()
+	return err
 }
 
 // evict moves a clean key to the spill space.

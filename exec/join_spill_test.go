@@ -67,25 +67,8 @@ func TestJoinSpillTTL(t *testing.T) {
 				}
 			default:
 				full := rng.IntN(3) == 0
-				for _, c := range []struct {
-					op *Join
-					m  map[string]string
-				}{{mem, stMem}, {sp, stSp}} {
-					var log stateLog
-					if err := c.op.CaptureState(uint64(step), full, &log); err != nil {
-						t.Fatal(err)
-					}
-					for done := false; !done; {
-						var err error
-						if done, err = c.op.ContinueSnapshot(1 + rng.IntN(4)); err != nil {
-							t.Fatal(err)
-						}
-					}
-					if full {
-						clear(c.m)
-					}
-					log.applyTo(t, c.m)
-				}
+				captureInto(t, mem, step, full, stMem, rng)
+				captureInto(t, sp, step, full, stSp, rng)
 				if !maps.Equal(stMem, stSp) {
 					t.Fatalf("seed %d step %d: captured state differs: %d entries in memory, %d with spilling", seed, step, len(stMem), len(stSp))
 				}

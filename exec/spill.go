@@ -46,6 +46,28 @@ func (c *spillCore) over() (target int64, ok bool) {
 	return c.budget - c.budget/8, c.mem > c.budget
 }
 
+// round is an eviction round, when one is due: a clock over n slots, at
+// most two turns (the first may only clear reference bits), calling visit
+// with each slot until the estimate is down to 7/8 of the budget; then the
+// space's writes are flushed.
+func (c *spillCore) round(n func() int, visit func(i int) error) error {
+	defer c.publish()
+	target, ok := c.over()
+	if !ok {
+		return nil
+	}
+	for steps := 2 * n(); steps > 0 && c.mem > target && n() > 0; steps-- {
+		if c.hand >= n() {
+			c.hand = 0
+		}
+		c.hand++
+		if err := visit(c.hand - 1); err != nil {
+			return err
+		}
+	}
+	return c.sp.Flush()
+}
+
 func (c *spillCore) publish() {
 	c.pub[0].Store(c.mem)
 	c.pub[1].Store(c.spilled)

@@ -7,6 +7,7 @@ import (
 	"log"
 	"os"
 	"sync"
+	"sync/atomic"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
@@ -31,7 +32,8 @@ type SpillStore struct {
 
 	mu     sync.Mutex
 	spaces uint32
-	closed bool
+	open   []*SpillSpace
+	closed atomic.Bool
 }
 
 // spillOptions size Badger for scratch state: small memtables (the
@@ -71,14 +73,19 @@ func OpenSpill(dir string) (*SpillStore, error) {
 // Dir returns the store's directory.
 func (s *SpillStore) Dir() string { return s.dir }
 
-// Close closes the store and removes its directory.
+// Close closes the store and removes its directory. Read transactions and
+// snapshots its spaces still hold are released first; the spaces must not
+// be used any more (their Close and their snapshots' Close do nothing).
 func (s *SpillStore) Close() error {
 	s.mu.Lock()
-	if s.closed {
+	if s.closed.Load() {
 		s.mu.Unlock()
 		return nil
 	}
-	s.closed = true
+	for _, sp := range s.open {
+		sp.release()
+	}
+	s.closed.Store(true)
 	s.mu.Unlock()
 	err := s.bdb.Close()
 	if rerr := os.RemoveAll(s.dir); err == nil {
@@ -90,12 +97,12 @@ func (s *SpillStore) Close() error {
 // Space returns a new, empty space of the store for one operator subtask.
 // A space is used from one goroutine.
 func (s *SpillStore) Space() *SpillSpace {
+	sp := &SpillSpace{s: s, pending: map[string][]byte{}, snaps: map[*SpillSnapshot]bool{}}
 	s.mu.Lock()
 	s.spaces++
-	id := s.spaces
+	binary.BigEndian.PutUint32(sp.prefix[:], s.spaces)
+	s.open = append(s.open, sp)
 	s.mu.Unlock()
-	sp := &SpillSpace{s: s, pending: map[string][]byte{}}
-	binary.BigEndian.PutUint32(sp.prefix[:], id)
 	return sp
 }
 
@@ -111,7 +118,8 @@ type SpillSpace struct {
 	kbuf         []byte
 	// a read transaction shared by the Gets between two flushes (opening
 	// one per Get costs more than many lookups)
-	rtxn *badger.Txn
+	rtxn  *badger.Txn
+	snaps map[*SpillSnapshot]bool // open snapshots
 }
 
 // spillFlushBytes is how much a space buffers before Put or Delete flush.
@@ -212,9 +220,24 @@ func (sp *SpillSpace) endRead() {
 	}
 }
 
-// Close releases the space's read transaction. The space's entries stay
-// until the store is closed.
-func (sp *SpillSpace) Close() { sp.endRead() }
+// release discards the space's read transaction and snapshots (the store
+// is closing, or the space).
+func (sp *SpillSpace) release() {
+	sp.endRead()
+	for s := range sp.snaps {
+		s.release()
+	}
+}
+
+// Close releases the space's read transaction and open snapshots. The
+// space's entries stay until the store is closed.
+func (sp *SpillSpace) Close() {
+	sp.s.mu.Lock()
+	defer sp.s.mu.Unlock()
+	if !sp.s.closed.Load() {
+		sp.release()
+	}
+}
 
 // Snapshot flushes the space and returns a consistent view of it as it is
 // now. The caller must Close it.
@@ -222,7 +245,9 @@ func (sp *SpillSpace) Snapshot() (*SpillSnapshot, error) {
 	if err := sp.Flush(); err != nil {
 		return nil, err
 	}
-	return &SpillSnapshot{sp: sp, txn: sp.s.bdb.NewTransaction(false)}, nil
+	s := &SpillSnapshot{sp: sp, txn: sp.s.bdb.NewTransaction(false)}
+	sp.snaps[s] = true
+	return s, nil
 }
 
 // SpillSnapshot is a read-only view of a space (see SpillSpace.Snapshot).
@@ -283,9 +308,16 @@ func (s *SpillSnapshot) Each(n int, fn func(kg uint16, key, value []byte) error)
 
 // Close releases the snapshot.
 func (s *SpillSnapshot) Close() {
+	if !s.sp.s.closed.Load() {
+		s.release()
+	}
+}
+
+func (s *SpillSnapshot) release() {
 	if s.it != nil {
 		s.it.Close()
 		s.it = nil
 	}
 	s.txn.Discard()
+	delete(s.sp.snaps, s)
 }

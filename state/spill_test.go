@@ -121,3 +121,41 @@ func TestSpillSpaceModel(t *testing.T) {
 		t.Fatalf("spill directory left behind: %v", err)
 	}
 }
+
+// TestSpillStoreCloseFirst: closing the store releases what its spaces
+// still hold (a read transaction, an unfinished snapshot walk), and
+// closing those afterwards does nothing, instead of blocking on a closed
+// Badger.
+func TestSpillStoreCloseFirst(t *testing.T) {
+	s, err := OpenSpill(filepath.Join(t.TempDir(), "spill"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp := s.Space()
+	for i := range 10 {
+		if err := sp.Put(uint16(i%3), []byte{byte(i)}, []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := sp.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := sp.Get(0, []byte{0}); err != nil { // opens the read transaction
+		t.Fatal(err)
+	}
+	snap, err := sp.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if done, err := snap.Each(3, func(uint16, []byte, []byte) error { return nil }); done || err != nil {
+		t.Fatalf("walk of 3 of 10: done %v, %v", done, err)
+	}
+	if _, _, err := sp.Get(1, []byte{1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	sp.Close()
+	snap.Close()
+}
