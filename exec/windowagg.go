@@ -256,7 +256,7 @@ func (w *WindowAgg) processTumble(rows []types.Row) error {
 			w.wayWins[0] = bw
 		}
 		gi := int(w.group(bw, w.intern(row), 0))
-		if w.ckState.track {
+		if w.ckState.track && !bw.changed(gi) {
 			w.markDirty(bw, gi)
 		}
 		w.agg.add(bw.accs[gi*n:gi*n+n], row)
@@ -295,7 +295,7 @@ func (w *WindowAgg) processMulti(rows []types.Row) error {
 				w.wayWins[way] = bw
 			}
 			gi := int(w.group(bw, id, way))
-			if w.ckState.track {
+			if w.ckState.track && !bw.changed(gi) {
 				w.markDirty(bw, gi)
 			}
 			w.agg.add(bw.accs[gi*n:gi*n+n], row)

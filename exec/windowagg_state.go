@@ -44,6 +44,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/bits"
+	"slices"
 	"unsafe"
 )
 
@@ -147,12 +148,17 @@ func (cs *windowAggState) captured(bw *windowBucket, gi int) bool {
 	return i < len(bw.capt) && bw.capt[i]&(1<<(gi&63)) != 0
 }
 
-// markDirty is called before group gi of bw changes.
+// changed says whether group gi of bw changed in the current epoch (the
+// hot path's check before markDirty; inlined).
+func (bw *windowBucket) changed(gi int) bool {
+	i := gi >> 6
+	return i < len(bw.dirty) && bw.dirty[i]&(1<<(gi&63)) != 0
+}
+
+// markDirty is called before group gi of bw changes for the first time in
+// the current epoch.
 func (w *WindowAgg) markDirty(bw *windowBucket, gi int) {
 	i, bit := gi>>6, uint64(1)<<(gi&63)
-	if i < len(bw.dirty) && bw.dirty[i]&bit != 0 {
-		return // changed in this epoch already
-	}
 	cs := &w.ckState
 	if cs.captured(bw, gi) {
 		w.putGroup(bw, gi) // copy on write
@@ -222,6 +228,7 @@ func (w *WindowAgg) forgetBucket(bw *windowBucket) {
 			}
 		}
 	}
+	cs.deletes = slices.Grow(cs.deletes, len(bw.ck))
 	for gi := range bw.ck {
 		if bw.ck[gi].persisted {
 			k := &w.keyInfo[bw.ids[gi]]
