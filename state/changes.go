@@ -21,10 +21,10 @@ import (
 // The writes are encoded into chunks, a record never spanning two: the
 // first chunks are small (an arena of a few entries costs a few KiB), then
 // every chunk is ChunkSize bytes (or its pool's chunk size). An arena never
-// grows by copying, and its full-size chunks can be recycled: an arena made
-// by ChunkPool.NewChanges is reference counted (Retain, Release) and gives its chunks back to the
-// pool when the last reference is released. WriteArenas writes each chunk
-// as one frame.
+// grows by copying, and its full-size chunks can be recycled: an arena
+// made by ChunkPool.NewChanges is reference counted (Retain, Release) and
+// gives its chunks back to the pool when the last reference is released.
+// WriteArenas writes each chunk as one frame.
 type Changes struct {
 	op        uint32
 	chunks    [][]byte // the last one is being filled
@@ -60,7 +60,8 @@ func (c *Changes) Len() int { return c.n }
 func (c *Changes) Size() int { return c.size }
 
 // Reset empties the arena, keeping its full-size chunks for reuse (or
-// giving them back to its pool).
+// giving them back to its pool: only while its one reference is the
+// caller's).
 func (c *Changes) Reset() {
 	for _, b := range c.chunks {
 		if cap(b) == c.chunkSize {

@@ -79,6 +79,41 @@ func TestChangesChunks(t *testing.T) {
 	}
 }
 
+// TestArenaOneFrame: an arena in one chunk larger than ChunkSize is
+// written as one frame, as every arena was before arenas had chunks, and
+// such a file restores.
+func TestArenaOneFrame(t *testing.T) {
+	c := NewChanges(3, 4*ChunkSize)
+	for i := range 100_000 {
+		c.Put(uint16(i%9), []byte(fmt.Sprintf("key%06d", i)), nil, []byte("value"))
+	}
+	if len(c.chunks) != 1 || c.Size() <= ChunkSize {
+		t.Fatalf("%d chunks, %d bytes: want one chunk above ChunkSize", len(c.chunks), c.Size())
+	}
+	var b bytes.Buffer
+	if _, err := WriteArenas(&b, 1, 0, []ArenaAt{{1, c}}); err != nil {
+		t.Fatal(err)
+	}
+	db, err := Restore(t.TempDir(), bytes.NewReader(b.Bytes()), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	n := 0
+	if err := db.ScanOperator(3, 0, 8, func(kg uint16, key, ns, value []byte) error {
+		if string(value) != "value" {
+			return fmt.Errorf("key %q: value %q", key, value)
+		}
+		n++
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n != 100_000 {
+		t.Errorf("restored %d keys, want 100000", n)
+	}
+}
+
 // TestChunkPool checks that a pooled arena's chunks go back to the pool
 // only when its last reference is released, are reused by the next arena,
 // and that misuse is caught.

@@ -427,10 +427,10 @@ func applyDelta(bdb *badger.DB, dr *snapReader, keep func(uint16) bool) error {
 // frames; the write of the highest version wins, and within one version
 // the later one. A full snapshot (since 0) may carry deletions too (of
 // keys written by an earlier checkpoint of the chain it replaces); they
-// are applied like the rest. len counts the version and the records. An
-// arena is written as one frame per chunk (a record never spans two), so
-// a frame holds at most ChunkSize bytes of records unless one record is
-// larger.
+// are applied like the rest. len counts the version and the records.
+// WriteArenas writes an arena as one frame per chunk (a record never spans
+// two), so a frame holds at most a chunk of records unless one record is
+// larger; files written when an arena was one frame read the same.
 const arenaMagic = "WEIRSNP2"
 
 // ArenaAt is a change arena and the epoch its writes belong to.
