@@ -90,7 +90,12 @@ func TestArenaChunksOutliveStalledWrite(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
-		<-st.stalled
+		defer close(st.release) // also when the test ends early
+		select {
+		case <-st.stalled:
+		case <-ctx.Done():
+			return
+		}
 		// three checkpoints complete after it (it is the first): by
 		// then its arenas were pruned
 		for n := 0; n < 3; {
@@ -101,7 +106,6 @@ func TestArenaChunksOutliveStalledWrite(t *testing.T) {
 				return
 			}
 		}
-		close(st.release)
 	}()
 	done := make(chan error, 1)
 	go func() {
