@@ -398,6 +398,7 @@ func runToSavepoint(t *testing.T, st checkpoint.Storage, build func(ckJobOpts) *
 }
 
 func ckConfig(t *testing.T, st checkpoint.Storage, interval time.Duration, events chan<- CheckpointEvent) *CheckpointConfig {
+	smallArenaChunks(t)
 	return &CheckpointConfig{
 		Storage: st,
 		Coordinator: checkpoint.Config{Interval: interval, Timeout: 10 * time.Second,
@@ -414,6 +415,17 @@ func ckConfig(t *testing.T, st checkpoint.Storage, interval time.Duration, event
 			}
 		},
 	}
+}
+
+// smallArenaChunks makes the jobs of test t write their captures in chunks
+// of 256 bytes, so that every checkpoint recycles the chunks of arenas no
+// longer needed (while other checkpoints may still write theirs): a chunk
+// recycled too early corrupts a checkpoint, which the restores and the
+// race detector see.
+func smallArenaChunks(t *testing.T) {
+	old := arenaChunkSize
+	arenaChunkSize = 256
+	t.Cleanup(func() { arenaChunkSize = old })
 }
 
 // TestCheckpointSavepointRestoreAtOtherParallelism is the second sequence

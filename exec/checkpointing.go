@@ -27,6 +27,8 @@ package exec
 //     chain and the operators read their key groups back from it. If the
 //     arenas kept grow past maxKeptArenaBytes (checkpoints keep failing),
 //     they are dropped and the coordinator is asked for a full checkpoint.
+//     Arenas are reference counted; the chunks of one no checkpoint needs
+//     any more are recycled for later captures (state.ChunkPool).
 //   - On Complete the driver writes _metadata (with the plan fingerprint),
 //     retains the newest checkpoints and signals the sinks, which Commit on
 //     their own goroutine.
@@ -158,12 +160,26 @@ type arenaMsg struct {
 }
 
 type pendingState struct {
-	got map[checkpoint.TaskID]arenaMsg // arenas received so far, by task
+	got map[checkpoint.TaskID]arenaMsg // arenas received so far, by task; each holds a reference
+}
+
+func (p *pendingState) release() {
+	for _, m := range p.got {
+		m.ch.Release()
+	}
 }
 
 // maxKeptArenaBytes bounds the arenas the state writer keeps while
 // checkpoints fail to complete (a variable for tests).
 var maxKeptArenaBytes = 512 << 20
+
+// maxPooledChunkBytes bounds the free arena chunks a job keeps for its next
+// captures (state.ChunkPool); arenaChunkSize is their size (variables for
+// tests: small chunks make every test recycle them).
+var (
+	maxPooledChunkBytes = 256 << 20
+	arenaChunkSize      = state.ChunkSize
+)
 
 // ckptRun is one job's checkpointing.
 type ckptRun struct {
@@ -192,6 +208,7 @@ type ckptRun struct {
 
 	stateful []checkpoint.TaskID
 	arenas   chan arenaMsg
+	chunks   *state.ChunkPool // the arenas' chunks, recycled
 	asyncWG  sync.WaitGroup
 	// the state writer's own
 	pend      map[uint64]*pendingState
@@ -231,7 +248,8 @@ func newCkptRun(spec *JobSpec) (*ckptRun, error) {
 		locs: map[uint64]checkpoint.Location{}, triggers: map[uint64]checkpoint.Trigger{},
 		done: map[checkpoint.TaskID]checkpoint.AckInfo{}, lastAck: map[checkpoint.TaskID]uint64{},
 		pend: map[uint64]*pendingState{}, finals: map[checkpoint.TaskID]state.ArenaAt{},
-		kept: map[checkpoint.TaskID][]state.ArenaAt{},
+		kept:   map[checkpoint.TaskID][]state.ArenaAt{},
+		chunks: state.NewChunkPool(arenaChunkSize, maxPooledChunkBytes),
 		props: map[string]string{
 			propPlan:      cfg.Fingerprint,
 			propKeyGroups: strconv.Itoa(spec.MaxKeyGroups),
@@ -726,6 +744,13 @@ func (ck *ckptRun) onStop(s checkpoint.Stop) {
 }
 
 // stateWriter keeps arenas and starts the asynchronous snapshots.
+//
+// Arenas are reference counted (state.ChunkPool): a task hands its
+// reference to the state writer, which keeps it while the arena is in
+// kept; an arena also held by a pending checkpoint (pendingState.got), as
+// a finished task's final capture (finals, never released) or by an
+// asynchronous write has a reference for each. The last release recycles
+// its chunks for later captures.
 func (ck *ckptRun) stateWriter(ctx context.Context) {
 	for {
 		var m arenaMsg
@@ -742,17 +767,28 @@ func (ck *ckptRun) stateWriter(ctx context.Context) {
 		ck.prune()
 		a := state.ArenaAt{Epoch: m.id, Changes: m.ch}
 		if m.final {
+			m.ch.Retain()
 			ck.finals[m.task] = a
 		}
 		ck.kept[m.task] = append(ck.kept[m.task], a)
 		ck.keptBytes += m.ch.Size()
-		ck.pending(m.id).got[m.task] = m
+		m.ch.Retain()
+		p := ck.pending(m.id)
+		if old, ok := p.got[m.task]; ok {
+			old.ch.Release()
+		}
+		p.got[m.task] = m
 		ck.maybeSnapshot(ctx, m.id)
 		if ck.keptBytes > maxKeptArenaBytes {
 			// Checkpoints keep failing: rather than hold every change
 			// since the last one that completed, drop them and have the
 			// next checkpoints be full.
 			ck.dropped = m.id
+			for _, as := range ck.kept {
+				for _, a := range as {
+					a.Changes.Release()
+				}
+			}
 			clear(ck.kept)
 			ck.keptBytes = 0
 			_ = ck.driver.RequireFull()
@@ -778,6 +814,7 @@ func (ck *ckptRun) prune() {
 		i := 0
 		for i < len(as) && as[i].Epoch <= upTo {
 			ck.keptBytes -= as[i].Changes.Size()
+			as[i].Changes.Release()
 			i++
 		}
 		if i > 0 {
@@ -813,11 +850,18 @@ func (ck *ckptRun) maybeSnapshot(ctx context.Context, id uint64) {
 			}
 		}
 	}
-	for old := range ck.pend {
+	var done []*pendingState
+	for old, q := range ck.pend {
 		if old <= id {
 			delete(ck.pend, old)
+			done = append(done, q)
 		}
 	}
+	defer func() { // once the write below holds its own references
+		for _, q := range done {
+			q.release()
+		}
+	}()
 	ck.mu.Lock()
 	trig, ok := ck.triggers[id]
 	loc := ck.locs[id]
@@ -835,28 +879,29 @@ func (ck *ckptRun) maybeSnapshot(ctx context.Context, id uint64) {
 		return
 	}
 	got := p.got
+	for _, a := range parts {
+		a.Changes.Retain()
+	}
 	ck.asyncWG.Add(1)
 	go func() {
 		defer ck.asyncWG.Done()
 		start := time.Now()
-		pr, pw := io.Pipe()
-		streamed := make(chan struct{})
-		go func() {
-			defer close(streamed)
-			_, err := state.WriteArenas(pw, id, since, parts)
-			pw.CloseWithError(err)
-		}()
+		src := &snapshotSource{write: func(w io.Writer) (int64, error) {
+			st, err := state.WriteArenas(w, id, since, parts)
+			return st.Bytes, err
+		}}
 		name := "state-" + strconv.FormatUint(id, 10)
 		if since == 0 {
 			name += ".full"
 		} else {
 			name += ".delta"
 		}
-		h, err := ck.storage.WriteFile(loc, name, pr)
-		pr.CloseWithError(errors.New("done"))
-		// The writer stops once its writes fail; wait for it, so that
-		// nothing reads the arenas after asyncWG is done.
-		<-streamed
+		h, err := ck.storage.WriteFile(loc, name, src)
+		// Nothing reads the arenas once close returns.
+		src.close()
+		for _, a := range parts {
+			a.Changes.Release()
+		}
 		if err != nil {
 			if ctx.Err() == nil {
 				_ = ck.driver.Decline(id, stateTask, "writing state: "+err.Error())
@@ -870,6 +915,51 @@ func (ck *ckptRun) maybeSnapshot(ctx context.Context, id uint64) {
 		}
 		ck.ack(id, stateTask, checkpoint.AckInfo{AsyncDur: async, Bytes: h.Size, Handles: []checkpoint.StateHandle{h}})
 	}()
+}
+
+// snapshotSource hands a snapshot to Storage.WriteFile as a reader. A
+// storage that copies it with io.Copy gets WriteTo, which writes the
+// arenas' chunks straight into its writer (for DirStorage the file: no
+// copy, no goroutine); Read runs the write on a goroutine through a pipe.
+// close waits for that goroutine.
+type snapshotSource struct {
+	write    func(io.Writer) (int64, error)
+	pr       *io.PipeReader
+	streamed chan struct{}
+	used     bool
+}
+
+func (s *snapshotSource) WriteTo(w io.Writer) (int64, error) {
+	if s.used {
+		return 0, errors.New("state snapshot: read twice")
+	}
+	s.used = true
+	return s.write(w)
+}
+
+func (s *snapshotSource) Read(p []byte) (int, error) {
+	if s.pr == nil {
+		if s.used {
+			return 0, errors.New("state snapshot: read twice")
+		}
+		s.used = true
+		pr, pw := io.Pipe()
+		s.pr, s.streamed = pr, make(chan struct{})
+		go func() {
+			defer close(s.streamed)
+			_, err := s.write(pw)
+			pw.CloseWithError(err)
+		}()
+	}
+	return s.pr.Read(p)
+}
+
+func (s *snapshotSource) close() {
+	if s.pr != nil {
+		// the writer stops once its writes fail
+		s.pr.CloseWithError(errors.New("done"))
+		<-s.streamed
+	}
 }
 
 // parts lists the arenas checkpoint id writes: for a full one (since 0)
@@ -1035,10 +1125,9 @@ func (t *task) snapshot(id uint64, aligned time.Duration) error {
 		ck.mu.Lock()
 		full := ck.triggers[id].Full
 		ck.mu.Unlock()
-		// The arena grows as the capture is written: allocating (and
-		// zeroing) the previous arena's size here would cost the
-		// synchronous phase milliseconds per 100 MB.
-		ch := state.NewChanges(uint32(t.opID), 0)
+		// The arena grows by chunks as the capture is written, taken
+		// from the chunks of arenas no checkpoint needs any more.
+		ch := ck.chunks.NewChanges(uint32(t.opID))
 		cow, _ := t.op.(CopyOnWriteSnapshotter)
 		var err error
 		switch {
@@ -1119,7 +1208,7 @@ func (t *task) finishCheckpointing() error {
 	}
 	if t.opID != 0 {
 		// A full capture: later full checkpoints include it as it is.
-		ch := state.NewChanges(uint32(t.opID), 0)
+		ch := ck.chunks.NewChanges(uint32(t.opID))
 		cow, ok := t.op.(CopyOnWriteSnapshotter)
 		if !ok {
 			return fmt.Errorf("%s: the operator cannot take a full snapshot", t.v.Name)

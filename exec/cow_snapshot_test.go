@@ -494,3 +494,58 @@ func TestCopyOnWriteSnapshots(t *testing.T) {
 		})
 	}
 }
+
+// TestWindowCopyOnWriteManyGroups is TestCopyOnWriteSnapshots for window
+// buckets of a few hundred groups (several words of their bitmaps), with
+// slices of writing that stop in the middle of a word.
+func TestWindowCopyOnWriteManyGroups(t *testing.T) {
+	aggs := []AggCall{{Kind: AggCountStar, Arg: -1}, {Kind: AggSum, Arg: 2, ArgType: types.TBigInt}}
+	for _, spec := range []WindowSpec{
+		{Kind: WindowTumble, TimeCol: 1, Size: 500},
+		{Kind: WindowHop, TimeCol: 1, Size: 600, Slide: 200},
+		{Kind: WindowCumulate, TimeCol: 1, Size: 800, Step: 200},
+	} {
+		t.Run(spec.Kind.String(), func(t *testing.T) {
+			newOp := func() CopyOnWriteSnapshotter {
+				w, err := NewWindowAgg(WindowAggConfig{Keys: []int{0}, Aggs: aggs, Window: spec})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return w
+			}
+			total := 0
+			for seed := range uint64(20) {
+				r := rand.New(rand.NewPCG(seed, 9))
+				var steps []cowStep
+				ts, wm := int64(1000), int64(0)
+				for range 200 {
+					switch p := r.IntN(100); {
+					case p < 55:
+						b := &types.Batch{}
+						for range 1 + r.IntN(40) {
+							ts += int64(r.IntN(4))
+							b.Append(types.Row{types.BigIntValue(int64(r.IntN(400))), types.TimestampValue(ts), types.BigIntValue(int64(r.IntN(100)))}, types.Insert)
+						}
+						steps = append(steps, cowStep{batch: b})
+					case p < 62:
+						if w := ts - 100; w > wm {
+							wm = w
+							steps = append(steps, cowStep{wm: wm})
+						}
+					case p < 72:
+						steps = append(steps, cowStep{capture: true, full: r.IntN(3) == 0})
+					case p < 75:
+						steps = append(steps, cowStep{restore: true})
+					default:
+						steps = append(steps, cowStep{continue_: 1 + r.IntN(100)})
+					}
+				}
+				n, _ := runCOWScript(t, newOp, steps, nil)
+				total += n
+			}
+			if total < 100 {
+				t.Fatalf("only %d captures checked", total)
+			}
+		})
+	}
+}

@@ -133,12 +133,16 @@ type windowBucket struct {
 	slot map[int32]int32 // key id → group index
 	ids  []int32         // key id of each group, in creation order
 	accs []Accumulator   // group i owns accs[i*nAggs : (i+1)*nAggs]
-	// checkpointing (windowagg_state.go): per group bookkeeping; the
-	// groups changed in the current epoch; the groups of an incremental
-	// capture not written yet; a full capture's position
-	ck       []groupCk
-	dirty    []int32
-	capt     []int32
+	// checkpointing (windowagg_state.go): per group bookkeeping; bitmaps
+	// (bit gi%64 of word gi/64) of the groups changed in the current epoch
+	// and of the groups of the open capture not written yet (words before
+	// captNext are all written); whether the bucket is on the dirty list;
+	// a full capture's position
+	ck       []bucketCk
+	dirty    []uint64
+	capt     []uint64
+	captNext int
+	onDirty  bool
 	fullNext int
 }
 
@@ -252,7 +256,7 @@ func (w *WindowAgg) processTumble(rows []types.Row) error {
 			w.wayWins[0] = bw
 		}
 		gi := int(w.group(bw, w.intern(row), 0))
-		if w.ckState.track {
+		if w.ckState.track && !bw.changed(gi) {
 			w.markDirty(bw, gi)
 		}
 		w.agg.add(bw.accs[gi*n:gi*n+n], row)
@@ -291,7 +295,7 @@ func (w *WindowAgg) processMulti(rows []types.Row) error {
 				w.wayWins[way] = bw
 			}
 			gi := int(w.group(bw, id, way))
-			if w.ckState.track {
+			if w.ckState.track && !bw.changed(gi) {
 				w.markDirty(bw, gi)
 			}
 			w.agg.add(bw.accs[gi*n:gi*n+n], row)
@@ -434,7 +438,7 @@ func (w *WindowAgg) group(bw *windowBucket, id int32, way int) int32 {
 		gi = int32(len(bw.ids))
 		bw.ids = append(bw.ids, id)
 		bw.slot[id] = gi
-		bw.ck = append(bw.ck, groupCk{done: w.ckState.capN})
+		bw.ck = append(bw.ck, bucketCk{done: w.ckState.capN})
 		for range w.nAggs {
 			bw.accs = append(bw.accs, Accumulator{})
 		}
@@ -516,7 +520,9 @@ func (w *WindowAgg) fireBuckets(out Emitter) error {
 		clear(bw.slot)
 		bw.ids = bw.ids[:0]
 		bw.ck = bw.ck[:0]
-		bw.dirty = bw.dirty[:0]
+		clear(bw.dirty)
+		clear(bw.capt)
+		bw.dirty, bw.capt, bw.captNext, bw.onDirty, bw.fullNext = bw.dirty[:0], bw.capt[:0], 0, false, 0
 		clear(bw.accs)
 		bw.accs = bw.accs[:0]
 		w.spare = append(w.spare, bw)

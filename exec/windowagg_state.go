@@ -16,21 +16,25 @@ package exec
 // predictable branch per row.
 //
 // Snapshots are copy-on-write (CopyOnWriteSnapshotter), with epochs
-// numbered from 1: capture k closes epoch k. Every group records the epoch
-// it last changed in (chg) and the last capture that wrote it or did not
-// need it (done). A group changed in the current epoch is on its bucket's
-// dirty list; an incremental capture swaps those lists for the captured
-// ones, and a full capture takes the open buckets as they are, so a capture
-// costs one step per bucket, never per group. A group is captured, not yet
-// written, while done < k and (full or chg == k): it is written when the
-// runtime calls ContinueSnapshot between batches or, if it is about to
-// change or its window fires first, right before that, so the capture holds
-// every group exactly as it was at the barrier. Groups created after the
-// capture start with done = k. A fired window whose groups had been written
-// leaves deletions, written with the next capture, full or not (a full
-// capture may stand in a delta when its own checkpoint was aborted).
-// SESSION keys do the same per key, with a captured set of changed keys
-// and, for a full capture, every key id.
+// numbered from 1: capture k closes epoch k. Every group of a window
+// bucket records the last capture that wrote it or did not need it
+// (done), and each bucket has two bitmaps over its groups: dirty (changed
+// in the current epoch) and capt (captured, not written yet); buckets with
+// a dirty group are on a list. A capture swaps the two bitmaps of the
+// buckets on that list (capt is all clear by then), so it costs one step
+// per bucket, never per group. An incremental capture k captures the
+// groups of its capt bits; a full one every group with done < k, which
+// includes those. A captured group is written when the runtime calls
+// ContinueSnapshot between batches, in group order (the bucket's memory
+// in order, not the order of the changes) or, if it is about to change or
+// its window fires first, right before that, so the capture holds every
+// group exactly as it was at the barrier; writing it clears its capt bit
+// and sets done = k. Groups created after the capture start with done = k
+// and no capt bit. A fired window whose groups had been written leaves
+// deletions, written with the next capture, full or not (a full capture
+// may stand in a delta when its own checkpoint was aborted). SESSION keys
+// do the same per key, with a captured set of changed keys and, for a
+// full capture, every key id.
 //
 // The operator's watermark is not part of the state: after a restore it
 // climbs again from the replayed input, so a row that was late before the
@@ -39,6 +43,8 @@ package exec
 import (
 	"encoding/binary"
 	"fmt"
+	"math/bits"
+	"slices"
 	"unsafe"
 )
 
@@ -46,7 +52,15 @@ import (
 // copies what it is given and never writes to it.
 func stringBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
-// groupCk is the checkpoint bookkeeping of one group (or SESSION key).
+// bucketCk is the checkpoint bookkeeping of one group of a window bucket
+// (with the bucket's bitmaps).
+type bucketCk struct {
+	done      uint32 // last capture that wrote it or did not need it
+	persisted bool   // written by some capture: firing it leaves a deletion
+}
+
+// groupCk is the checkpoint bookkeeping of one SESSION key (and GroupAgg
+// group).
 type groupCk struct {
 	chg, done uint32 // epoch of the last change; last capture that wrote it
 	persisted bool   // written by some capture: firing it leaves a deletion
@@ -121,27 +135,42 @@ func (w *WindowAgg) startTracking() {
 	}
 }
 
-// captured says whether a group or key with bookkeeping c is part of the
-// open capture and not written yet.
-func (cs *windowAggState) captured(c *groupCk) bool {
-	return cs.out != nil && c.done < cs.capN && (cs.full || c.chg == cs.capN)
+// captured says whether group gi of bw is part of the open capture and
+// not written yet.
+func (cs *windowAggState) captured(bw *windowBucket, gi int) bool {
+	if cs.out == nil {
+		return false
+	}
+	if cs.full {
+		return bw.ck[gi].done < cs.capN
+	}
+	i := gi >> 6
+	return i < len(bw.capt) && bw.capt[i]&(1<<(gi&63)) != 0
 }
 
-// markDirty is called before group gi of bw changes.
+// changed says whether group gi of bw changed in the current epoch (the
+// hot path's check before markDirty; inlined).
+func (bw *windowBucket) changed(gi int) bool {
+	i := gi >> 6
+	return i < len(bw.dirty) && bw.dirty[i]&(1<<(gi&63)) != 0
+}
+
+// markDirty is called before group gi of bw changes for the first time in
+// the current epoch.
 func (w *WindowAgg) markDirty(bw *windowBucket, gi int) {
+	i, bit := gi>>6, uint64(1)<<(gi&63)
 	cs := &w.ckState
-	c := &bw.ck[gi]
-	if c.chg == cs.epoch {
-		return
-	}
-	if cs.captured(c) {
+	if cs.captured(bw, gi) {
 		w.putGroup(bw, gi) // copy on write
 	}
-	c.chg = cs.epoch
-	if len(bw.dirty) == 0 {
+	for i >= len(bw.dirty) {
+		bw.dirty = append(bw.dirty, 0)
+	}
+	bw.dirty[i] |= bit
+	if !bw.onDirty {
+		bw.onDirty = true
 		cs.dirtyBuckets = append(cs.dirtyBuckets, bw)
 	}
-	bw.dirty = append(bw.dirty, int32(gi))
 }
 
 // putGroup writes group gi of bw to the capture.
@@ -152,8 +181,10 @@ func (w *WindowAgg) putGroup(bw *windowBucket, gi int) {
 	cs.vbuf = EncodeAccumulators(cs.vbuf[:0], bw.accs[gi*n:gi*n+n])
 	cs.nsbuf = appendWindowNS(cs.nsbuf[:0], bw.win)
 	cs.out.Put(k.kg, stringBytes(k.str), cs.nsbuf, cs.vbuf)
-	bw.ck[gi].done = cs.capN
-	bw.ck[gi].persisted = true
+	bw.ck[gi] = bucketCk{done: cs.capN, persisted: true}
+	if i := gi >> 6; i < len(bw.capt) {
+		bw.capt[i] &^= 1 << (gi & 63)
+	}
 }
 
 // markKeyDirty is called before the sessions of key id change.
@@ -192,19 +223,19 @@ func (w *WindowAgg) forgetBucket(bw *windowBucket) {
 	cs := &w.ckState
 	if cs.out != nil {
 		for gi := range bw.ck {
-			if cs.captured(&bw.ck[gi]) {
+			if cs.captured(bw, gi) {
 				w.putGroup(bw, gi)
 			}
 		}
 	}
-	bw.capt, bw.fullNext = bw.capt[:0], 0
+	cs.deletes = slices.Grow(cs.deletes, len(bw.ck))
 	for gi := range bw.ck {
 		if bw.ck[gi].persisted {
 			k := &w.keyInfo[bw.ids[gi]]
 			cs.deletes = append(cs.deletes, windowDelete{kg: k.kg, key: k.str, win: bw.win})
 		}
 	}
-	if len(bw.dirty) > 0 {
+	if bw.onDirty {
 		for i, d := range cs.dirtyBuckets {
 			if d == bw {
 				cs.dirtyBuckets = append(cs.dirtyBuckets[:i], cs.dirtyBuckets[i+1:]...)
@@ -257,10 +288,13 @@ func (w *WindowAgg) CaptureState(_ uint64, full bool, out StateWriter) error {
 		cs.nextKey = 0
 		return nil
 	}
+	// the groups changed in the epoch just closed become the captured
+	// ones (a full capture writes them too: all have done < capN)
+	for _, bw := range cs.dirtyBuckets {
+		bw.capt, bw.dirty = bw.dirty, bw.capt
+		bw.captNext, bw.onDirty = 0, false
+	}
 	if full {
-		for _, bw := range cs.dirtyBuckets {
-			bw.dirty = bw.dirty[:0]
-		}
 		cs.dirtyBuckets = cs.dirtyBuckets[:0]
 		cs.captBuckets = append(cs.captBuckets[:0], w.pending...)
 		for _, bw := range cs.captBuckets {
@@ -268,9 +302,6 @@ func (w *WindowAgg) CaptureState(_ uint64, full bool, out StateWriter) error {
 		}
 	} else {
 		cs.captBuckets, cs.dirtyBuckets = cs.dirtyBuckets, cs.captBuckets[:0]
-		for _, bw := range cs.captBuckets {
-			bw.capt, bw.dirty = bw.dirty, bw.capt[:0]
-		}
 	}
 	cs.nextBucket = 0
 	return nil
@@ -333,14 +364,14 @@ func (w *WindowAgg) ContinueSnapshot(budget int) (bool, error) {
 			}
 			continue
 		}
-		for len(bw.capt) > 0 {
-			if budget <= 0 {
-				return false, nil
-			}
-			gi := bw.capt[len(bw.capt)-1]
-			bw.capt = bw.capt[:len(bw.capt)-1]
-			if cs.captured(&bw.ck[gi]) {
-				w.putGroup(bw, int(gi))
+		// putGroup clears the bits it writes: the word read here holds
+		// the groups not written yet, and a word is clear once passed
+		for ; bw.captNext < len(bw.capt); bw.captNext++ {
+			for word := bw.capt[bw.captNext]; word != 0; word &= word - 1 {
+				if budget <= 0 {
+					return false, nil
+				}
+				w.putGroup(bw, bw.captNext<<6|bits.TrailingZeros64(word))
 				budget--
 			}
 		}

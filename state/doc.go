@@ -24,9 +24,13 @@
 // changed since the previous capture) and write it into a Changes arena
 // between later batches. The runtime's state writer then writes the arenas
 // as the checkpoint's state file with WriteArenas (snapshot format 2: the
-// arenas' own bytes, checksummed; an incremental file holds every arena
-// since the parent) — a sequential write, no Badger call, so the
-// asynchronous phase costs a fraction of streaming Badger. A restore
+// arenas' own bytes, one checksummed frame per chunk; an incremental file
+// holds every arena since the parent) — a sequential write, no Badger
+// call, so the asynchronous phase costs a fraction of streaming Badger.
+// Arenas grow by chunks, never by copying, and the runtime recycles the
+// chunks of arenas no checkpoint needs any more (ChunkPool, with
+// reference-counted arenas), so a capture allocates nothing in a steady
+// state. A restore
 // rebuilds a DB from full + deltas of either format (Restore) and each
 // operator subtask reads its key-group range back (ScanOperator), whatever
 // parallelism wrote it. Keys written this way use state name 0.

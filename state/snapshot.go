@@ -419,15 +419,18 @@ func applyDelta(bdb *badger.DB, dr *snapReader, keep func(uint16) bool) error {
 // straight from operators' change arenas, without Badger:
 //
 //	magic "WEIRSNP2" | epoch u64 | since u64
-//	frames: len u32 (>0) | version u64 | arena (Changes encoding)
-//	        | crc32c(version and arena) u32
+//	frames: len u32 (>0) | version u64 | records (Changes encoding)
+//	        | crc32c(version and records) u32
 //	trailer: u32 0 | number of writes u64
 //
 // Keys come in no particular order and a key may be written in several
 // frames; the write of the highest version wins, and within one version
 // the later one. A full snapshot (since 0) may carry deletions too (of
 // keys written by an earlier checkpoint of the chain it replaces); they
-// are applied like the rest. len counts the version and the arena.
+// are applied like the rest. len counts the version and the records.
+// WriteArenas writes an arena as one frame per chunk (a record never spans
+// two), so a frame holds at most a chunk of records unless one record is
+// larger; files written when an arena was one frame read the same.
 const arenaMagic = "WEIRSNP2"
 
 // ArenaAt is a change arena and the epoch its writes belong to.
@@ -436,22 +439,63 @@ type ArenaAt struct {
 	Changes *Changes
 }
 
+// frameWriter writes a snapshot: small pieces are gathered in buf, chunks
+// of at least directWrite bytes go to w as they are, uncopied.
+type frameWriter struct {
+	w   io.Writer
+	buf []byte
+	n   int64
+}
+
+const directWrite = 64 << 10
+
+func (f *frameWriter) flush() error {
+	if len(f.buf) == 0 {
+		return nil
+	}
+	n, err := f.w.Write(f.buf)
+	f.n += int64(n)
+	f.buf = f.buf[:0]
+	return err
+}
+
+func (f *frameWriter) write(p []byte) error {
+	if len(p) < directWrite {
+		f.buf = append(f.buf, p...)
+		if len(f.buf) < directWrite {
+			return nil
+		}
+		return f.flush()
+	}
+	if err := f.flush(); err != nil {
+		return err
+	}
+	n, err := f.w.Write(p)
+	f.n += int64(n)
+	return err
+}
+
 // WriteArenas writes the snapshot of epoch (since 0: full; otherwise the
 // changes after since) made of arenas, which must be in increasing Epoch
-// order, in format 2. Its cost is a sequential write of the arenas' bytes.
+// order, in format 2. Its cost is a sequential write of the arenas' bytes:
+// their chunks are written to w as they are. The arenas are only read.
 func WriteArenas(w io.Writer, epoch, since uint64, arenas []ArenaAt) (SnapshotStats, error) {
 	start := time.Now()
 	st := SnapshotStats{Epoch: epoch, Since: since}
 	if since >= epoch {
 		return st, fmt.Errorf("state: snapshot since %d must be below epoch %d", since, epoch)
 	}
-	cw := &countingWriter{w: w}
-	bw := bufio.NewWriterSize(cw, 1<<20)
+	for _, a := range arenas {
+		if c := a.Changes; c != nil && c.released() {
+			return st, fmt.Errorf("state: arena of epoch %d written after its release", a.Epoch)
+		}
+	}
+	fw := &frameWriter{w: w, buf: make([]byte, 0, 2*directWrite)}
 	var hdr [24]byte
 	copy(hdr[:8], arenaMagic)
 	binary.LittleEndian.PutUint64(hdr[8:], epoch)
 	binary.LittleEndian.PutUint64(hdr[16:], since)
-	if _, err := bw.Write(hdr[:]); err != nil {
+	if err := fw.write(hdr[:]); err != nil {
 		return st, err
 	}
 	var n uint64
@@ -463,35 +507,44 @@ func WriteArenas(w io.Writer, epoch, since uint64, arenas []ArenaAt) (SnapshotSt
 		if a.Epoch > epoch || a.Epoch <= since {
 			return st, fmt.Errorf("state: arena of epoch %d outside (%d, %d]", a.Epoch, since, epoch)
 		}
-		if uint64(len(c.buf))+8 > 1<<32-1 {
-			return st, fmt.Errorf("state: arena of %d bytes is too large for one frame", len(c.buf))
+		for _, chunk := range c.chunks {
+			if len(chunk) == 0 {
+				continue
+			}
+			if uint64(len(chunk))+8 > 1<<32-1 {
+				return st, fmt.Errorf("state: arena chunk of %d bytes is too large for one frame", len(chunk))
+			}
+			var b [12]byte
+			binary.LittleEndian.PutUint32(b[:4], uint32(8+len(chunk)))
+			binary.LittleEndian.PutUint64(b[4:], a.Epoch)
+			crc := crc32.Update(crc32.Checksum(b[4:], castagnoli), castagnoli, chunk)
+			if err := fw.write(b[:]); err != nil {
+				return st, err
+			}
+			if err := fw.write(chunk); err != nil {
+				return st, err
+			}
+			binary.LittleEndian.PutUint32(b[:4], crc)
+			if err := fw.write(b[:4]); err != nil {
+				return st, err
+			}
 		}
-		var b [12]byte
-		binary.LittleEndian.PutUint32(b[:4], uint32(8+len(c.buf)))
-		binary.LittleEndian.PutUint64(b[4:], a.Epoch)
-		crc := crc32.Update(crc32.Checksum(b[4:], castagnoli), castagnoli, c.buf)
-		if _, err := bw.Write(b[:]); err != nil {
-			return st, err
-		}
-		if _, err := bw.Write(c.buf); err != nil {
-			return st, err
-		}
-		binary.LittleEndian.PutUint32(b[:4], crc)
-		if _, err := bw.Write(b[:4]); err != nil {
-			return st, err
+		if c.released() {
+			// a broken invariant: its chunks may hold other writes now
+			return st, fmt.Errorf("state: arena of epoch %d released while it was written", a.Epoch)
 		}
 		n += uint64(c.n)
 		st.Keys += int64(c.n)
 	}
 	var tr [12]byte
 	binary.LittleEndian.PutUint64(tr[4:], n)
-	if _, err := bw.Write(tr[:]); err != nil {
+	if err := fw.write(tr[:]); err != nil {
 		return st, err
 	}
-	if err := bw.Flush(); err != nil {
+	if err := fw.flush(); err != nil {
 		return st, err
 	}
-	st.Bytes = cw.n
+	st.Bytes = fw.n
 	st.Duration = time.Since(start)
 	return st, nil
 }
