@@ -515,6 +515,16 @@ func cancelAndRestoreRepeatedly(t *testing.T, seeds int, memory int64) (spilled 
 					spilled.Evicted += st.Evicted
 					spilled.Reloaded += st.Reloaded
 				}
+				if err == nil && restored == 0 && attempt < 20 {
+					// it finished before any checkpoint was taken and
+					// restored (a slow machine): start over
+					t.Logf("attempt %d finished without a restore; starting over", attempt)
+					if st, err = checkpoint.NewDirStorage(t.TempDir()); err != nil {
+						t.Fatal(err)
+					}
+					store = newCkStore()
+					continue
+				}
 				if err == nil {
 					break
 				}

@@ -1071,9 +1071,7 @@ func enableSpill(spec *JobSpec, tasks []*task) (*state.SpillStore, error) {
 			byVertex[t.v] = append(byVertex[t.v], s)
 		}
 	}
-	for v, s := range byVertex {
-		v.spills.Store(&s)
-	}
+
 	if len(sps) == 0 {
 		return nil, nil
 	}
@@ -1092,6 +1090,9 @@ func enableSpill(spec *JobSpec, tasks []*task) (*state.SpillStore, error) {
 	budget := max(spec.StateMemory/int64(len(sps)), 1)
 	for _, s := range sps {
 		s.EnableSpill(store.Space(), budget)
+	}
+	for v, s := range byVertex { // after EnableSpill: readers may call SpillStats
+		v.spills.Store(&s)
 	}
 	return store, nil
 }
