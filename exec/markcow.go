@@ -115,3 +115,38 @@ func (c *markCOW[T]) cont(budget int) bool {
 	c.out = nil
 	return true
 }
+
+// keyedPart is what a partition of TopN or OverAgg carries for its state
+// entry: (key group, partition key, empty namespace), written whole.
+type keyedPart struct {
+	key             string
+	kg              uint16
+	marks           uint8
+	persisted, dead bool // written by a capture and not deleted since; dropped
+}
+
+func (p *keyedPart) cowMarks() *uint8 { return &p.marks }
+func (p *keyedPart) part() *keyedPart { return p }
+
+// writeKeyedPart writes a captured partition: its value, or its deletion
+// when it is dead, after which a dead partition that did not change since
+// leaves parts.
+func writeKeyedPart[P interface {
+	markedEntry
+	part() *keyedPart
+}](ck *markCOW[P], p P, parts map[string]P, encode func([]byte, P) []byte) {
+	kp := p.part()
+	if !kp.dead {
+		ck.vbuf = encode(ck.vbuf[:0], p)
+		ck.out.Put(kp.kg, stringBytes(kp.key), nil, ck.vbuf)
+		kp.persisted = true
+		return
+	}
+	if kp.persisted {
+		ck.out.Delete(kp.kg, stringBytes(kp.key), nil)
+		kp.persisted = false
+	}
+	if !ck.changed(p) {
+		delete(parts, kp.key)
+	}
+}

@@ -156,8 +156,7 @@ var (
 )
 
 type overPart struct {
-	key string
-	kg  uint16
+	keyedPart // key, key group, checkpointing (markcow.go)
 	// OverEventTime, OverProcTime: the last rows computed, oldest first
 	// (bounded ROWS), or the running accumulators (unbounded)
 	hist []types.Row
@@ -172,9 +171,6 @@ type overPart struct {
 	changed []types.Row
 	gone    []overEntry
 	touched bool
-	// checkpointing (over_state.go)
-	marks           uint8
-	persisted, dead bool
 }
 
 // overEntry is a row of an OverUpdating partition and the aggregates last
@@ -298,7 +294,7 @@ func (o *OverAgg) partition(row types.Row) *overPart {
 	p := o.parts[string(o.keyBuf)]
 	switch {
 	case p == nil:
-		p = &overPart{key: string(o.keyBuf), kg: uint16(types.KeyHash(row, o.part) % uint64(o.maxGroups))}
+		p = &overPart{keyedPart: keyedPart{key: string(o.keyBuf), kg: uint16(types.KeyHash(row, o.part) % uint64(o.maxGroups))}}
 		o.parts[p.key] = p
 		o.change(p)
 	case p.dead:

@@ -39,27 +39,8 @@ var (
 // TrackChanges implements CopyOnWriteSnapshotter.
 func (o *OverAgg) TrackChanges() { o.ck.start(o.writePart) }
 
-func (p *overPart) cowMarks() *uint8 { return &p.marks }
-
-// writePart writes a captured partition: its value, or its deletion when
-// it is dead, after which a dead partition that did not change since
-// leaves the map.
-func (o *OverAgg) writePart(p *overPart) {
-	ck := &o.ck
-	if !p.dead {
-		ck.vbuf = o.encodePart(ck.vbuf[:0], p)
-		ck.out.Put(p.kg, stringBytes(p.key), nil, ck.vbuf)
-		p.persisted = true
-		return
-	}
-	if p.persisted {
-		ck.out.Delete(p.kg, stringBytes(p.key), nil)
-		p.persisted = false
-	}
-	if !ck.changed(p) {
-		delete(o.parts, p.key)
-	}
-}
+// writePart writes a captured partition (writeKeyedPart).
+func (o *OverAgg) writePart(p *overPart) { writeKeyedPart(&o.ck, p, o.parts, o.encodePart) }
 
 func appendOverRows(dst []byte, rows []types.Row) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(rows)))
@@ -167,7 +148,7 @@ func (o *OverAgg) decodePart(kg uint16, key, value []byte) (*overPart, error) {
 		}
 		return nil, fmt.Errorf("format %d, want %d", f, overStateFormat)
 	}
-	p := &overPart{key: string(key), kg: kg}
+	p := &overPart{keyedPart: keyedPart{key: string(key), kg: kg}}
 	p.hist = o.decodeRows(&d)
 	p.pending = o.decodeRows(&d)
 	for _, r := range o.decodeRows(&d) {

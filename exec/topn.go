@@ -195,18 +195,14 @@ type topnEntry struct {
 }
 
 type topnPart struct {
-	key  string
-	kg   uint16
-	rows []topnEntry // sorted: see TopN.before
-	end  int64       // TopNWindow: the window_end of the partition
+	keyedPart             // key, key group, checkpointing (markcow.go)
+	rows      []topnEntry // sorted: see TopN.before
+	end       int64       // TopNWindow: the window_end of the partition
 	// emitted: TopNKeepFirst's first row went out (rows is then empty)
 	emitted bool
 	touched bool
 	oldFrom int32 // TopN.old[oldFrom:oldTo] is the output before the batch
 	oldTo   int32
-	// checkpointing (topn_state.go)
-	marks           uint8
-	persisted, dead bool
 }
 
 // topnOut is one output row of a partition: a stored row and its rank.
@@ -363,7 +359,7 @@ func (t *TopN) Process(_ int, b *types.Batch, out Emitter) error {
 }
 
 func (t *TopN) newPart(row types.Row) *topnPart {
-	p := &topnPart{key: string(t.keyBuf), kg: uint16(types.KeyHash(row, t.part) % uint64(t.maxGroups))}
+	p := &topnPart{keyedPart: keyedPart{key: string(t.keyBuf), kg: uint16(types.KeyHash(row, t.part) % uint64(t.maxGroups))}}
 	t.parts[p.key] = p
 	t.ck.changing(p)
 	return p

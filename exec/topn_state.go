@@ -38,27 +38,8 @@ var (
 // TrackChanges implements CopyOnWriteSnapshotter.
 func (t *TopN) TrackChanges() { t.ck.start(t.writePart) }
 
-func (p *topnPart) cowMarks() *uint8 { return &p.marks }
-
-// writePart writes a captured partition: its value, or its deletion when
-// it is dead, after which a dead partition that did not change since
-// leaves the map.
-func (t *TopN) writePart(p *topnPart) {
-	ck := &t.ck
-	if !p.dead {
-		ck.vbuf = t.encodePart(ck.vbuf[:0], p)
-		ck.out.Put(p.kg, stringBytes(p.key), nil, ck.vbuf)
-		p.persisted = true
-		return
-	}
-	if p.persisted {
-		ck.out.Delete(p.kg, stringBytes(p.key), nil)
-		p.persisted = false
-	}
-	if !ck.changed(p) {
-		delete(t.parts, p.key)
-	}
-}
+// writePart writes a captured partition (writeKeyedPart).
+func (t *TopN) writePart(p *topnPart) { writeKeyedPart(&t.ck, p, t.parts, t.encodePart) }
 
 func (t *TopN) encodePart(dst []byte, p *topnPart) []byte {
 	dst = binary.AppendUvarint(dst, topnStateFormat)
@@ -150,7 +131,7 @@ func (t *TopN) decodePart(kg uint16, key, value []byte) (*topnPart, error) {
 		}
 		return nil, fmt.Errorf("format %d, want %d", f, topnStateFormat)
 	}
-	p := &topnPart{key: string(key), kg: kg}
+	p := &topnPart{keyedPart: keyedPart{key: string(key), kg: kg}}
 	p.emitted = d.byte()&topnFlagEmitted != 0
 	n := d.count()
 	for i := 0; i < n && d.err == nil; i++ {
