@@ -569,32 +569,40 @@ func (t *TopN) rankOf(p *topnPart, i int) int64 {
 	return int64(i) + 1
 }
 
-// eachRank calls fn for the entries ranked Lo..Hi, in order.
-func (t *TopN) eachRank(p *topnPart, fn func(i int, rank int64)) {
-	if t.fn == RankRowNumber {
-		for i := t.lo - 1; i < t.hi && i < int64(len(p.rows)); i++ {
-			fn(int(i), i+1)
-		}
-		return
-	}
+// ranks calls fn with each entry's index and rank, in order, while fn
+// returns true and the rank is at most Hi.
+func (t *TopN) ranks(p *topnPart, fn func(i int, rank int64) bool) {
 	var rank int64
 	for i := range p.rows {
 		switch {
-		case i == 0:
-			rank = 1
+		case t.fn == RankRowNumber || i == 0:
+			rank = int64(i) + 1
 		case t.cmpRows(p.rows[i-1].row, p.rows[i].row) == 0:
 		case t.fn == RankRank:
 			rank = int64(i) + 1
 		default:
 			rank++
 		}
-		if rank > t.hi {
+		if rank > t.hi || !fn(i, rank) {
 			return
 		}
+	}
+}
+
+// eachRank calls fn for the entries ranked Lo..Hi, in order.
+func (t *TopN) eachRank(p *topnPart, fn func(i int, rank int64)) {
+	if t.fn == RankRowNumber { // straight to Lo
+		for i := t.lo - 1; i < t.hi && i < int64(len(p.rows)); i++ {
+			fn(int(i), i+1)
+		}
+		return
+	}
+	t.ranks(p, func(i int, rank int64) bool {
 		if rank >= t.lo {
 			fn(i, rank)
 		}
-	}
+		return true
+	})
 }
 
 // keepCount is the number of leading entries ranked at most Hi.
@@ -602,22 +610,9 @@ func (t *TopN) keepCount(p *topnPart) int {
 	if t.fn == RankRowNumber {
 		return int(min(int64(len(p.rows)), t.hi))
 	}
-	var rank int64
-	for i := range p.rows {
-		switch {
-		case i == 0:
-			rank = 1
-		case t.cmpRows(p.rows[i-1].row, p.rows[i].row) == 0:
-		case t.fn == RankRank:
-			rank = int64(i) + 1
-		default:
-			rank++
-		}
-		if rank > t.hi {
-			return i
-		}
-	}
-	return len(p.rows)
+	n := 0
+	t.ranks(p, func(i int, _ int64) bool { n = i + 1; return true })
+	return n
 }
 
 // truncate drops the entries ranked below Hi (append-only input: they
