@@ -15,12 +15,10 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"github.com/weirsql/weir/cmd/internal/termtext"
 	"io"
 	"strconv"
 	"strings"
-	"unicode/utf8"
-
-	"golang.org/x/text/width"
 
 	"github.com/weirsql/weir/connectors/format"
 	"github.com/weirsql/weir/sql/types"
@@ -187,12 +185,12 @@ func (t *tablePrinter) Columns(cols []types.Column, changelog bool) error {
 		t.right = append(t.right, false)
 	}
 	for _, c := range cols {
-		t.header = append(t.header, escapeControl(c.Name))
+		t.header = append(t.header, termtext.OneLine(c.Name))
 		t.right = append(t.right, c.Type.IsNumeric())
 	}
 	t.widths = make([]int, len(t.header))
 	for i, h := range t.header {
-		t.widths[i] = displayWidth(h)
+		t.widths[i] = termtext.DisplayWidth(h)
 	}
 	t.started, t.n = false, 0
 	return nil
@@ -205,7 +203,7 @@ func (t *tablePrinter) rowCells(dst []string, b *types.Batch, i int) []string {
 		dst = append(dst, b.Kind(i).String())
 	}
 	for _, v := range b.Rows[i] {
-		dst = append(dst, escapeControl(v.String()))
+		dst = append(dst, termtext.OneLine(v.String()))
 	}
 	return dst
 }
@@ -236,7 +234,7 @@ func (t *tablePrinter) Rows(b *types.Batch) error {
 func (t *tablePrinter) widen(cells []string) {
 	for i, c := range cells {
 		if i < len(t.widths) {
-			if w := displayWidth(c); w > t.widths[i] {
+			if w := termtext.DisplayWidth(c); w > t.widths[i] {
 				t.widths[i] = w
 			}
 		}
@@ -273,7 +271,7 @@ func (t *tablePrinter) printCells(cells []string, align bool) {
 	for i, c := range cells {
 		pad := 0
 		if i < len(t.widths) {
-			pad = t.widths[i] - displayWidth(c)
+			pad = t.widths[i] - termtext.DisplayWidth(c)
 		}
 		t.w.WriteByte(' ')
 		if align && i < len(t.right) && t.right[i] {
@@ -325,64 +323,6 @@ func writeSpaces(w *bufio.Writer, n int) {
 	for ; n > 0; n-- {
 		w.WriteByte(' ')
 	}
-}
-
-// displayWidth is the number of terminal cells s takes: two for East Asian
-// wide and fullwidth characters, one for the others. (Combining marks and
-// zero-width characters are counted as one; good enough for alignment in
-// the common cases.)
-func displayWidth(s string) int {
-	n := 0
-	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			return n + wideWidth(s[i:])
-		}
-		n++
-	}
-	return n
-}
-
-func wideWidth(s string) int {
-	n := 0
-	for _, r := range s {
-		switch width.LookupRune(r).Kind() {
-		case width.EastAsianWide, width.EastAsianFullwidth:
-			n += 2
-		default:
-			n++
-		}
-	}
-	return n
-}
-
-// escapeControl replaces control characters so that s prints on one line:
-// \n, \r, \t and \xNN for the others (including DEL).
-func escapeControl(s string) string {
-	i := 0
-	for i < len(s) && s[i] >= 0x20 && s[i] != 0x7f {
-		i++
-	}
-	if i == len(s) {
-		return s
-	}
-	var b strings.Builder
-	b.WriteString(s[:i])
-	for ; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '\n':
-			b.WriteString(`\n`)
-		case c == '\r':
-			b.WriteString(`\r`)
-		case c == '\t':
-			b.WriteString(`\t`)
-		case c < 0x20 || c == 0x7f:
-			fmt.Fprintf(&b, `\x%02x`, c)
-		default:
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
 }
 
 // ---------------------------------------------------------------- plain

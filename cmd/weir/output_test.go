@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/weirsql/weir/cmd/internal/termtext"
 	"math"
 	"strings"
 	"testing"
@@ -316,8 +317,8 @@ func TestPlainMessagesGoToStdout(t *testing.T) {
 
 func TestDisplayWidth(t *testing.T) {
 	for s, w := range map[string]int{"": 0, "abc": 3, "é": 1, "日本": 4, "ａ": 2, "a日": 3} {
-		if got := displayWidth(s); got != w {
-			t.Errorf("displayWidth(%q) = %d, want %d", s, got, w)
+		if got := termtext.DisplayWidth(s); got != w {
+			t.Errorf("termtext.DisplayWidth(%q) = %d, want %d", s, got, w)
 		}
 	}
 }

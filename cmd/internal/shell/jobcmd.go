@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/weirsql/weir/cmd/internal/termtext"
 	"sort"
 	"strconv"
 	"strings"
@@ -334,7 +335,7 @@ func describeJob(d server.JobDetail) string {
 		b.WriteString("Operators:\n")
 		nameW := len("operator")
 		for _, v := range d.Vertices {
-			nameW = max(nameW, displayWidth(vertexName(v)))
+			nameW = max(nameW, termtext.DisplayWidth(vertexName(v)))
 		}
 		fmt.Fprintf(&b, "  %-*s  %11s  %12s  %12s\n", nameW, "operator", "parallelism", "records in", "records out")
 		for _, v := range d.Vertices {
@@ -426,7 +427,7 @@ func byteSize(n int64) string {
 func oneLineSQL(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 func shorten(s string, n int) string {
-	if displayWidth(s) <= n {
+	if termtext.DisplayWidth(s) <= n {
 		return s
 	}
 	return cut(s, n)

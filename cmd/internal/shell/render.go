@@ -22,14 +22,12 @@ package shell
 import (
 	"bufio"
 	"fmt"
+	"github.com/weirsql/weir/cmd/internal/termtext"
 	"io"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
-
-	"golang.org/x/text/width"
 )
 
 // Column is a result column as the shell shows it.
@@ -233,9 +231,9 @@ func newStreamView(p *printer, cols []Column, changelog bool) *streamView {
 		v.min = append(v.min, 2)
 	}
 	for _, c := range cols {
-		v.header = append(v.header, oneLine(c.Name))
+		v.header = append(v.header, termtext.OneLine(c.Name))
 		v.right = append(v.right, c.Numeric)
-		v.min = append(v.min, max(displayWidth(oneLine(c.Name)), typeWidth(c.Type)))
+		v.min = append(v.min, max(termtext.DisplayWidth(termtext.OneLine(c.Name)), typeWidth(c.Type)))
 	}
 	v.widths = append([]int(nil), v.min...)
 	return v
@@ -249,7 +247,7 @@ func (v *streamView) cellsOf(dst []string, row []string, kind string) []string {
 		dst = append(dst, kind)
 	}
 	for _, c := range row {
-		dst = append(dst, oneLine(c))
+		dst = append(dst, termtext.OneLine(c))
 	}
 	return dst
 }
@@ -286,7 +284,7 @@ func (v *streamView) rows(rows [][]string, kinds []string) {
 func (v *streamView) widen(cells []string) {
 	for i, c := range cells {
 		if i < len(v.widths) {
-			v.widths[i] = max(v.widths[i], displayWidth(c))
+			v.widths[i] = max(v.widths[i], termtext.DisplayWidth(c))
 		}
 	}
 }
@@ -339,7 +337,7 @@ func writeCells(w *bufio.Writer, cells []string, widths []int, right []bool, ali
 	for i, c := range cells {
 		pad := 0
 		if i < len(widths) {
-			pad = max(widths[i]-displayWidth(c), 0)
+			pad = max(widths[i]-termtext.DisplayWidth(c), 0)
 		}
 		w.WriteByte(' ')
 		if align && i < len(right) && right[i] {
@@ -399,9 +397,9 @@ type liveView struct {
 func newLiveView(p *printer, cols []Column) *liveView {
 	v := &liveView{p: p, byKey: map[string][]*liveRow{}}
 	for _, c := range cols {
-		v.header = append(v.header, oneLine(c.Name))
+		v.header = append(v.header, termtext.OneLine(c.Name))
 		v.right = append(v.right, c.Numeric)
-		v.min = append(v.min, max(displayWidth(oneLine(c.Name)), typeWidth(c.Type)))
+		v.min = append(v.min, max(termtext.DisplayWidth(termtext.OneLine(c.Name)), typeWidth(c.Type)))
 	}
 	v.draw(false, "")
 	_ = p.w.Flush()
@@ -422,7 +420,7 @@ func (v *liveView) rows(rows [][]string, kinds []string) {
 		}
 		cells := make([]string, len(r))
 		for j, c := range r {
-			cells[j] = oneLine(c)
+			cells[j] = termtext.OneLine(c)
 		}
 		v.apply(kind, cells)
 	}
@@ -533,7 +531,7 @@ func (v *liveView) draw(final bool, note string) {
 	for _, cells := range shown {
 		for i, c := range cells {
 			if i < len(widths) {
-				widths[i] = max(widths[i], displayWidth(c))
+				widths[i] = max(widths[i], termtext.DisplayWidth(c))
 			}
 		}
 	}
@@ -584,13 +582,13 @@ func (v *liveView) draw(final bool, note string) {
 
 // cut shortens s to n terminal cells, marking the cut with "…".
 func cut(s string, n int) string {
-	if displayWidth(s) <= n {
+	if termtext.DisplayWidth(s) <= n {
 		return s
 	}
 	var b strings.Builder
 	used := 0
 	for _, r := range s {
-		rw := runeWidth(r)
+		rw := termtext.RuneWidth(r)
 		if used+rw > n-1 {
 			break
 		}
@@ -602,59 +600,3 @@ func cut(s string, n int) string {
 }
 
 // ---------------------------------------------------------------- text
-
-// displayWidth is the number of terminal cells s takes: two for East Asian
-// wide and fullwidth characters, one for the others.
-func displayWidth(s string) int {
-	n := 0
-	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			for _, r := range s[i:] {
-				n += runeWidth(r)
-			}
-			return n
-		}
-		n++
-	}
-	return n
-}
-
-func runeWidth(r rune) int {
-	if r < utf8.RuneSelf {
-		return 1
-	}
-	switch width.LookupRune(r).Kind() {
-	case width.EastAsianWide, width.EastAsianFullwidth:
-		return 2
-	}
-	return 1
-}
-
-// oneLine escapes control characters (\n, \r, \t, \xNN) so that a cell is
-// one line.
-func oneLine(s string) string {
-	i := 0
-	for i < len(s) && s[i] >= 0x20 && s[i] != 0x7f {
-		i++
-	}
-	if i == len(s) {
-		return s
-	}
-	var b strings.Builder
-	b.WriteString(s[:i])
-	for ; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '\n':
-			b.WriteString(`\n`)
-		case c == '\r':
-			b.WriteString(`\r`)
-		case c == '\t':
-			b.WriteString(`\t`)
-		case c < 0x20 || c == 0x7f:
-			fmt.Fprintf(&b, `\x%02x`, c)
-		default:
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
-}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/weirsql/weir/cmd/internal/termtext"
 	"io"
 	"os"
 	"sort"
@@ -677,7 +678,7 @@ func caretLine(line string, col int) (string, int) {
 		to, suffix = from+2*half, "…"
 	}
 	shown := prefix + string(runes[from:to]) + suffix
-	return shown, displayWidth(prefix + string(runes[from:col-1]))
+	return shown, termtext.DisplayWidth(prefix + string(runes[from:col-1]))
 }
 
 // ---------------------------------------------------------------- backslash
