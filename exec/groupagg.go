@@ -154,7 +154,7 @@ func (g *GroupAgg) Process(_ int, b *types.Batch, out Emitter) error {
 	}
 	for i, row := range b.Rows {
 		g.keyBuf = appendGroupKey(g.keyBuf[:0], row, g.keys)
-		grp, err := g.lookup(func() uint16 { return g.keyGroup(row) })
+		grp, err := g.lookup(row)
 		if err != nil {
 			return err
 		}

@@ -48,6 +48,7 @@ import (
 	"encoding/binary"
 	"fmt"
 
+	"github.com/weirsql/weir/sql/types"
 	"github.com/weirsql/weir/state"
 )
 
@@ -123,13 +124,13 @@ func (g *GroupAgg) forget(grp *aggGroup) {
 	}
 }
 
-// lookup returns the group of the key in g.keyBuf, reloading it from the
-// spill space if it is there; nil if the key has no group.
-func (g *GroupAgg) lookup(kg func() uint16) (*aggGroup, error) {
+// lookup returns the group of row's key, encoded in g.keyBuf, reloading it
+// from the spill space if it is there; nil if the key has no group.
+func (g *GroupAgg) lookup(row types.Row) (*aggGroup, error) {
 	if grp := g.groups[string(g.keyBuf)]; grp != nil || g.sp == nil || g.sp.spilled == 0 {
 		return grp, nil
 	}
-	return g.reload(kg(), g.keyBuf)
+	return g.reload(g.keyGroup(row), g.keyBuf)
 }
 
 // reload moves a spilled group back into memory; nil if key has none.

@@ -46,6 +46,7 @@ type joinSpill struct {
 	all   []*joinEntry // the clock's order; removed keys leave nil holes
 	holes int
 	out   StateWriter // the full capture walking the snapshot
+	vbuf  []byte      // a row's entry, while evicting
 }
 
 const joinEntryBytes = 160 // an entry, its map slot and key headers
@@ -239,14 +240,13 @@ func (j *Join) evict(e *joinEntry) error {
 	sp := j.sp
 	n := len(e.recs[0]) + len(e.recs[1])
 	b := binary.AppendUvarint(sp.buf[:0], uint64(n))
-	var vbuf []byte
 	for _, list := range e.recs {
 		for _, r := range list {
 			ns := r.ns()
 			b = append(b, ns[:]...)
-			vbuf = r.value(vbuf[:0])
-			b = binary.AppendUvarint(b, uint64(len(vbuf)))
-			b = append(b, vbuf...)
+			sp.vbuf = r.value(sp.vbuf[:0])
+			b = binary.AppendUvarint(b, uint64(len(sp.vbuf)))
+			b = append(b, sp.vbuf...)
 		}
 	}
 	sp.buf = b

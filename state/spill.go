@@ -252,30 +252,9 @@ func (sp *SpillSpace) Snapshot() (*SpillSnapshot, error) {
 
 // SpillSnapshot is a read-only view of a space (see SpillSpace.Snapshot).
 type SpillSnapshot struct {
-	sp   *SpillSpace
-	txn  *badger.Txn
-	it   *badger.Iterator
-	kbuf []byte
-}
-
-// Get returns a copy of the value (kg, key) had when the snapshot was taken.
-func (s *SpillSnapshot) Get(kg uint16, key []byte) ([]byte, bool, error) {
-	s.kbuf = s.sp.key(s.kbuf[:0], kg, key)
-	it, err := s.txn.Get(s.kbuf)
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, fmt.Errorf("state: spill store read: %w", err)
-	}
-	v, err := it.ValueCopy(nil)
-	if err != nil {
-		return nil, false, fmt.Errorf("state: spill store read: %w", err)
-	}
-	if v == nil {
-		v = emptyValue
-	}
-	return v, true, nil
+	sp  *SpillSpace
+	txn *badger.Txn
+	it  *badger.Iterator
 }
 
 // Each calls fn for at most n entries of the snapshot, in key order,
