@@ -344,6 +344,16 @@ func TestCopyOnWriteSnapshots(t *testing.T) {
 			return w
 		}
 	}
+	// room for about four (key, window) groups: the rest is spilled and
+	// reloaded all the time
+	windowSpill := func(spec WindowSpec) func() CopyOnWriteSnapshotter {
+		return func() CopyOnWriteSnapshotter {
+			w := window(spec)().(*WindowAgg)
+			w.EnableSpill(spill.Space(), 1200)
+			t.Cleanup(func() { w.Close() })
+			return w
+		}
+	}
 	topn := func(cfg TopNConfig) func() CopyOnWriteSnapshotter {
 		return func() CopyOnWriteSnapshotter {
 			cfg.Width = 3
@@ -390,6 +400,9 @@ func TestCopyOnWriteSnapshots(t *testing.T) {
 		{"hop", window(WindowSpec{Kind: WindowHop, TimeCol: 1, Size: 150, Slide: 50}), false, nil},
 		{"cumulate", window(WindowSpec{Kind: WindowCumulate, TimeCol: 1, Size: 200, Step: 50}), false, nil},
 		{"session", window(WindowSpec{Kind: WindowSession, TimeCol: 1, Gap: 30}), false, nil},
+		{"tumble-spill", windowSpill(WindowSpec{Kind: WindowTumble, TimeCol: 1, Size: 100}), false, nil},
+		{"hop-spill", windowSpill(WindowSpec{Kind: WindowHop, TimeCol: 1, Size: 150, Slide: 50}), false, nil},
+		{"cumulate-spill", windowSpill(WindowSpec{Kind: WindowCumulate, TimeCol: 1, Size: 200, Step: 50}), false, nil},
 		{"topn", topn(TopNConfig{Partition: []int{0}, Order: []SortKey{{Col: 2, Desc: true}}, Lo: 1, Hi: 3, RankNumber: true}), false, topnCanon},
 		{"topn-updating", topn(TopNConfig{Partition: []int{0}, Order: []SortKey{{Col: 2}}, Lo: 2, Hi: 4, InputUpdating: true}), true, topnCanon},
 		{"topn-window", topn(TopNConfig{Mode: TopNWindow, Partition: []int{0, 1}, WindowEnd: 1, Order: []SortKey{{Col: 2}}, Lo: 1, Hi: 2}), false, topnCanon},
@@ -498,18 +511,47 @@ func TestCopyOnWriteSnapshots(t *testing.T) {
 // TestWindowCopyOnWriteManyGroups is TestCopyOnWriteSnapshots for window
 // buckets of a few hundred groups (several words of their bitmaps), with
 // slices of writing that stop in the middle of a word.
+//
+// The "spill" variants give the operator room for about 100 groups of its
+// few hundred: groups are evicted, reloaded and fired from the spill
+// space, and buckets are compacted, between the captures' slices.
 func TestWindowCopyOnWriteManyGroups(t *testing.T) {
+	spill, err := state.OpenSpill(filepath.Join(t.TempDir(), "spill"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer spill.Close()
 	aggs := []AggCall{{Kind: AggCountStar, Arg: -1}, {Kind: AggSum, Arg: 2, ArgType: types.TBigInt}}
-	for _, spec := range []WindowSpec{
-		{Kind: WindowTumble, TimeCol: 1, Size: 500},
-		{Kind: WindowHop, TimeCol: 1, Size: 600, Slide: 200},
-		{Kind: WindowCumulate, TimeCol: 1, Size: 800, Step: 200},
+	var evicted, compacted int64
+	for _, c := range []struct {
+		spec   WindowSpec
+		budget int64
+	}{
+		{WindowSpec{Kind: WindowTumble, TimeCol: 1, Size: 500}, 0},
+		{WindowSpec{Kind: WindowHop, TimeCol: 1, Size: 600, Slide: 200}, 0},
+		{WindowSpec{Kind: WindowCumulate, TimeCol: 1, Size: 800, Step: 200}, 0},
+		{WindowSpec{Kind: WindowTumble, TimeCol: 1, Size: 500}, 20000},
+		{WindowSpec{Kind: WindowHop, TimeCol: 1, Size: 600, Slide: 200}, 30000},
+		{WindowSpec{Kind: WindowCumulate, TimeCol: 1, Size: 800, Step: 200}, 30000},
 	} {
-		t.Run(spec.Kind.String(), func(t *testing.T) {
+		spec := c.spec
+		name := spec.Kind.String()
+		if c.budget > 0 {
+			name += "-spill"
+		}
+		t.Run(name, func(t *testing.T) {
 			newOp := func() CopyOnWriteSnapshotter {
 				w, err := NewWindowAgg(WindowAggConfig{Keys: []int{0}, Aggs: aggs, Window: spec})
 				if err != nil {
 					t.Fatal(err)
+				}
+				if c.budget > 0 {
+					w.EnableSpill(spill.Space(), c.budget)
+					w.sp.onCompact = func() { compacted++ }
+					t.Cleanup(func() {
+						evicted += w.SpillStats().Evicted
+						w.Close()
+					})
 				}
 				return w
 			}
@@ -547,5 +589,8 @@ func TestWindowCopyOnWriteManyGroups(t *testing.T) {
 				t.Fatalf("only %d captures checked", total)
 			}
 		})
+	}
+	if evicted < 1000 || compacted < 10 {
+		t.Fatalf("the spill variants evicted %d groups and compacted %d buckets", evicted, compacted)
 	}
 }

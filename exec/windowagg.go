@@ -108,6 +108,7 @@ type WindowAgg struct {
 	out aggOut
 
 	ckState windowAggState // windowagg_state.go
+	sp      *windowSpill   // nil unless spilling (windowagg_spill.go)
 }
 
 var (
@@ -144,6 +145,9 @@ type windowBucket struct {
 	captNext int
 	onDirty  bool
 	fullNext int
+	// spilling (windowagg_spill.go): groups of the window in the spill
+	// space; evicted groups' holes in ids, ck and accs (id -1)
+	spilled, holes int32
 }
 
 type keySessions struct {
@@ -224,14 +228,19 @@ func (w *WindowAgg) Process(_ int, b *types.Batch, _ Emitter) error {
 			}
 		}
 	}
+	var err error
 	switch w.spec.Kind {
 	case WindowTumble:
-		return w.processTumble(b.Rows)
+		err = w.processTumble(b.Rows)
 	case WindowSession:
-		return w.processSession(b.Rows)
+		err = w.processSession(b.Rows)
 	default:
-		return w.processMulti(b.Rows)
+		err = w.processMulti(b.Rows)
 	}
+	if err != nil {
+		return err
+	}
+	return w.maybeEvict()
 }
 
 var errNullTime = errors.New("window aggregation: NULL value in the time column")
@@ -389,6 +398,9 @@ func (w *WindowAgg) unref(id int32) {
 		return
 	}
 	delete(w.keyIDs, k.str)
+	if w.sp != nil {
+		w.sp.mem -= w.keyBytes(k.str)
+	}
 	*k = windowKey{}
 	if w.spec.Kind != WindowSession {
 		clear(w.keyCache[int(id)*w.ways : int(id+1)*w.ways])
@@ -431,6 +443,9 @@ func (w *WindowAgg) way(win Window) int {
 func (w *WindowAgg) group(bw *windowBucket, id int32, way int) int32 {
 	c := &w.keyCache[int(id)*w.ways+way]
 	if c.bw == bw {
+		if w.sp != nil {
+			bw.ck[c.idx].ref = true
+		}
 		return c.idx
 	}
 	gi, ok := bw.slot[id]
@@ -443,6 +458,15 @@ func (w *WindowAgg) group(bw *windowBucket, id int32, way int) int32 {
 			bw.accs = append(bw.accs, Accumulator{})
 		}
 		w.keyInfo[id].refs++
+		if w.sp != nil {
+			w.sp.mem += w.groupBytes()
+			if bw.spilled > 0 {
+				w.reload(bw, id, int(gi))
+			}
+		}
+	}
+	if w.sp != nil {
+		bw.ck[gi].ref = true
 	}
 	c.bw, c.idx = bw, gi
 	return gi
@@ -500,6 +524,9 @@ func (w *WindowAgg) fireBuckets(out Emitter) error {
 		}
 		start, end := types.TimestampValue(bw.win.Start), types.TimestampValue(bw.win.End)
 		for gi, id := range bw.ids {
+			if id < 0 {
+				continue // evicted: fireSpilled below
+			}
 			w.out.reserve(len(bw.ids) - gi)
 			row := w.out.next(types.Insert)
 			decodeGroupKey(w.keyInfo[id].str, row[:nk])
@@ -511,12 +538,21 @@ func (w *WindowAgg) fireBuckets(out Emitter) error {
 				}
 			}
 			w.unref(id)
+			if w.sp != nil {
+				w.sp.mem -= w.groupBytes()
+			}
 			if w.out.full() {
 				if err := w.out.flush(out); err != nil {
 					return err
 				}
 			}
 		}
+		if bw.spilled > 0 {
+			if err := w.fireSpilled(bw, out); err != nil {
+				return err
+			}
+		}
+		bw.holes = 0
 		clear(bw.slot)
 		bw.ids = bw.ids[:0]
 		bw.ck = bw.ck[:0]
@@ -526,6 +562,9 @@ func (w *WindowAgg) fireBuckets(out Emitter) error {
 		clear(bw.accs)
 		bw.accs = bw.accs[:0]
 		w.spare = append(w.spare, bw)
+	}
+	if w.sp != nil {
+		w.sp.publish()
 	}
 	return w.out.flush(out)
 }

@@ -57,6 +57,7 @@ func stringBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), le
 type bucketCk struct {
 	done      uint32 // last capture that wrote it or did not need it
 	persisted bool   // written by some capture: firing it leaves a deletion
+	ref       bool   // used since the spill clock last passed (windowagg_spill.go)
 }
 
 // groupCk is the checkpoint bookkeeping of one SESSION key (and GroupAgg
@@ -304,7 +305,7 @@ func (w *WindowAgg) CaptureState(_ uint64, full bool, out StateWriter) error {
 		cs.captBuckets, cs.dirtyBuckets = cs.dirtyBuckets, cs.captBuckets[:0]
 	}
 	cs.nextBucket = 0
-	return nil
+	return w.captureSpilled(full)
 }
 
 // ContinueSnapshot implements CopyOnWriteSnapshotter.
@@ -376,6 +377,14 @@ func (w *WindowAgg) ContinueSnapshot(budget int) (bool, error) {
 			}
 		}
 	}
+	if w.sp != nil && w.sp.snap != nil {
+		if budget <= 0 {
+			return false, nil
+		}
+		if done, err := w.continueSpilled(budget); !done || err != nil {
+			return false, err
+		}
+	}
 	clear(cs.captBuckets)
 	cs.captBuckets = cs.captBuckets[:0]
 	cs.out = nil
@@ -398,8 +407,8 @@ func (w *WindowAgg) encodeSessions(dst []byte, ks *keySessions) []byte {
 // window's output, in key order.
 func (w *WindowAgg) RestoreState(scan func(fn func(kg uint16, key, ns, value []byte) error) error) error {
 	w.startTracking()
-	n := w.nAggs
-	return scan(func(kg uint16, key, ns, value []byte) error {
+	n, restored := w.nAggs, 0
+	err := scan(func(kg uint16, key, ns, value []byte) error {
 		id := w.internKey(string(key), kg)
 		if w.spec.Kind == WindowSession {
 			return w.restoreSessions(id, value)
@@ -414,8 +423,15 @@ func (w *WindowAgg) RestoreState(scan func(fn func(kg uint16, key, ns, value []b
 			return fmt.Errorf("window state of window [%d, %d): %w", win.Start, win.End, err)
 		}
 		bw.ck[gi].persisted = true
+		if restored++; restored%1024 == 0 {
+			return w.maybeEvict()
+		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	return w.maybeEvict()
 }
 
 func (w *WindowAgg) restoreSessions(id int32, value []byte) error {
@@ -468,6 +484,9 @@ func (w *WindowAgg) internKey(s string, kg uint16) int32 {
 		}
 	}
 	w.keyInfo[id] = windowKey{str: s, kg: kg, ck: groupCk{done: w.ckState.capN}}
+	if w.sp != nil {
+		w.sp.mem += w.keyBytes(s)
+	}
 	w.keyIDs[s] = id
 	return id
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/weirsql/weir/sql/types"
+	"github.com/weirsql/weir/state"
 )
 
 // aggCollector is an Emitter that keeps every batch.
@@ -611,14 +613,26 @@ func TestWindowAggRandomized(t *testing.T) {
 		{Kind: WindowSession, Gap: 30},
 	}
 	const disorder = 6
-	for _, spec := range specs {
+	// the second pass gives each operator room for about 10 groups: the
+	// rest is spilled, reloaded and fired from a spill store
+	spill, err := state.OpenSpill(filepath.Join(t.TempDir(), "spill"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer spill.Close()
+	var spilled, reloaded int64
+	for pass, spec := range append(slices.Clone(specs), specs...) {
 		spec.TimeCol = 2
+		spilling := pass >= len(specs) && spec.Kind != WindowSession
 		for seed := uint64(1); seed <= 6; seed++ {
 			rng := rand.New(rand.NewPCG(seed, 99))
 			rows := waRandomRows(rng, 1500, disorder)
 			op, err := NewWindowAgg(WindowAggConfig{Keys: []int{0, 5}, Aggs: waRandomAggs, Window: spec})
 			if err != nil {
 				t.Fatal(err)
+			}
+			if spilling {
+				op.EnableSpill(spill.Space(), 10*(op.groupBytes()+op.keyBytes("key")))
 			}
 			var out aggCollector
 			maxTs := int64(MinWatermark)
@@ -676,7 +690,19 @@ func TestWindowAggRandomized(t *testing.T) {
 			}
 			h := &waHarness{t: t, op: op}
 			h.checkEmpty()
+			if spilling {
+				st := op.SpillStats()
+				if st.Spilled != 0 {
+					t.Fatalf("%v seed %d: %d groups left in the spill store", spec, seed, st.Spilled)
+				}
+				spilled += st.Evicted
+				reloaded += st.Reloaded
+				op.Close()
+			}
 		}
+	}
+	if spilled < 10000 || reloaded < 1000 {
+		t.Fatalf("spilled %d groups and reloaded %d", spilled, reloaded)
 	}
 }
 

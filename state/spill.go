@@ -213,6 +213,30 @@ func (sp *SpillSpace) Flush() error {
 	return nil
 }
 
+// Scan flushes the space and calls fn with every entry of key group kg
+// whose key starts with prefix, in key order, as of the call: writes fn
+// makes (deleting what it is handed, say) are not seen. The slices passed
+// to fn are valid during the call only.
+func (sp *SpillSpace) Scan(kg uint16, prefix []byte, fn func(key, value []byte) error) error {
+	if err := sp.Flush(); err != nil {
+		return err
+	}
+	txn := sp.s.bdb.NewTransaction(false)
+	defer txn.Discard()
+	p := sp.key(nil, kg, prefix)
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: p, PrefetchValues: true, PrefetchSize: 64})
+	defer it.Close()
+	n := len(sp.prefix) + 2
+	for it.Seek(p); it.ValidForPrefix(p); it.Next() {
+		item := it.Item()
+		err := item.Value(func(v []byte) error { return fn(item.Key()[n:], v) })
+		if err != nil {
+			return fmt.Errorf("state: spill store scan: %w", err)
+		}
+	}
+	return nil
+}
+
 func (sp *SpillSpace) endRead() {
 	if sp.rtxn != nil {
 		sp.rtxn.Discard()

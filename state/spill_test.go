@@ -2,9 +2,11 @@ package state
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -64,9 +66,35 @@ func TestSpillSpaceModel(t *testing.T) {
 			if ok != wok || string(v) != want || (ok && v == nil) {
 				t.Fatalf("step %d space %d: Get(%s) = %q %v, want %q %v", step, i, mk(kg, k), v, ok, want, wok)
 			}
-		case r < 97:
+		case r < 96:
 			if err := sp.Flush(); err != nil {
 				t.Fatal(err)
+			}
+		case r < 97:
+			// a prefix scan that deletes some of what it is handed: it
+			// sees the space as it was at the call
+			kg := uint16(rng.IntN(4))
+			prefix := []byte(fmt.Sprintf("k%d", rng.IntN(3)))
+			want := map[string]string{}
+			for k, v := range m {
+				if strings.HasPrefix(k, mk(kg, prefix)) {
+					want[k] = v
+				}
+			}
+			got := map[string]string{}
+			err := sp.Scan(kg, prefix, func(k, v []byte) error {
+				got[mk(kg, k)] = string(v)
+				if rng.IntN(2) == 0 {
+					delete(m, mk(kg, k))
+					return sp.Delete(kg, k)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !maps.Equal(got, want) {
+				t.Fatalf("step %d space %d: Scan(%d, %s) = %v, want %v", step, i, kg, prefix, got, want)
 			}
 		default:
 			ss, err := sp.Snapshot()

@@ -1,0 +1,372 @@
+package exec
+
+// Spilling WindowAgg state (Spiller): TUMBLE, HOP and CUMULATE windows.
+//
+// With a spill space and a memory budget (EnableSpill), the operator keeps
+// the (key, window) groups it used recently in memory and the rest in the
+// space; a group is in exactly one of the two places. After a batch that
+// leaves the estimate above the budget, an eviction round walks the open
+// windows' groups with a clock hand (a group used since the hand last
+// passed gets a second chance) and spills groups until the estimate is 7/8
+// of the budget; the round ends with one write batch. An evicted group
+// leaves a hole in its bucket (its slot is cleared, its key reference
+// dropped); a bucket whose holes outnumber its groups is compacted when no
+// capture is in progress, keeping the groups' order.
+//
+// A spilled group is keyed by its window first — (window namespace as the
+// checkpoint writes it, key group, group key) — and its value is its
+// accumulators as a checkpoint encodes them. A row whose group is not in
+// the bucket looks it up in the space (only when the bucket has spilled
+// groups) and reloads it: the group goes to the end of the bucket, and its
+// space entry is deleted. When a window fires, its resident groups are
+// emitted first, in creation order, then its spilled groups in key order,
+// read with one prefix scan and deleted from the space.
+//
+// Checkpoints. Only a clean group is evicted: one neither changed in the
+// current epoch nor captured by the capture in progress and not yet
+// written. A spilled group therefore needs nothing from an incremental
+// capture: its latest value is in the last capture that wrote it. A full
+// capture opens a snapshot of the space at the barrier and, after the
+// resident groups, walks it: every group spilled at the barrier, as it
+// was. A group reloaded while a full capture is in progress counts as
+// written (the walk writes it, or it was evicted after the barrier and is
+// not the capture's business). A spilled group always counts as persisted:
+// firing it leaves a deletion for the next capture, and so does reloading
+// it and firing it later (a full capture's walk may have written it, which
+// no header records).
+//
+// The estimate counts per group its slot, bookkeeping and accumulator
+// slots, and per interned key its entry and the key twice. What an
+// accumulator points to (a MIN/MAX string, a DISTINCT set) is not counted:
+// the budget is an estimate, not a measure.
+//
+// SESSION windows do not spill (see EnableSpill).
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"unsafe"
+
+	"github.com/weirsql/weir/sql/types"
+	"github.com/weirsql/weir/state"
+)
+
+var _ Spiller = (*WindowAgg)(nil)
+
+type windowSpill struct {
+	spillCore
+	bucket int    // the clock hand's bucket (index in pending); hand is the group
+	kbuf   []byte // a spill key
+	accs   []Accumulator
+	err    error // a spill store error met on the hot path, returned after the batch
+
+	onCompact func() // tests: called after each compaction
+}
+
+// windowGroupBytes estimates a group's fixed cost: its slot map entry, id,
+// bookkeeping and cache share.
+const windowGroupBytes = 64
+
+// windowKeyBytes estimates an interned key's fixed cost beside its bytes
+// (counted twice: the map key and keyInfo share one string, but the map
+// keeps its hash and entry).
+const windowKeyBytes = 96
+
+// windowHoleDone marks a hole's bookkeeping: never captured by a full
+// capture (done < capN never holds), never persisted.
+const windowHoleDone = math.MaxUint32
+
+// EnableSpill implements Spiller. SESSION windows keep their state in
+// memory: their sessions hang off interned keys and a timer heap that a
+// spilled key would have to leave as well.
+func (w *WindowAgg) EnableSpill(sp *state.SpillSpace, budget int64) {
+	if w.spec.Kind == WindowSession {
+		sp.Close()
+		return
+	}
+	w.sp = &windowSpill{spillCore: spillCore{sp: sp, budget: budget}, accs: make([]Accumulator, w.nAggs)}
+	for id := range w.keyInfo {
+		if k := &w.keyInfo[id]; k.refs > 0 {
+			w.sp.mem += w.keyBytes(k.str)
+		}
+	}
+	for _, bw := range w.pending {
+		w.sp.mem += int64(len(bw.ids)-int(bw.holes)) * w.groupBytes()
+	}
+}
+
+// SpillStats implements Spiller.
+func (w *WindowAgg) SpillStats() SpillStats {
+	if w.sp == nil {
+		return SpillStats{}
+	}
+	return w.sp.stats()
+}
+
+func (w *WindowAgg) groupBytes() int64 {
+	return windowGroupBytes + int64(w.nAggs)*int64(unsafe.Sizeof(Accumulator{}))
+}
+
+func (w *WindowAgg) keyBytes(key string) int64 {
+	return windowKeyBytes + 2*int64(len(key)) + int64(w.ways)*int64(unsafe.Sizeof(windowGroupCache{}))
+}
+
+// spillKey is the space key of (win, key): the window's namespace, the key
+// group, the group key.
+func (s *windowSpill) spillKey(win Window, kg uint16, key string) []byte {
+	s.kbuf = appendWindowNS(s.kbuf[:0], win)
+	s.kbuf = binary.BigEndian.AppendUint16(s.kbuf, kg)
+	s.kbuf = append(s.kbuf, key...)
+	return s.kbuf
+}
+
+// splitSpillKey undoes spillKey.
+func splitSpillKey(k []byte) (win Window, kg uint16, key []byte, err error) {
+	if len(k) < 18 {
+		return Window{}, 0, nil, fmt.Errorf("window aggregation: spilled key of %d bytes", len(k))
+	}
+	win, err = decodeWindowNS(k[:16])
+	return win, binary.BigEndian.Uint16(k[16:]), k[18:], err
+}
+
+// reload looks key id's group of bw up in the space; found, it is decoded
+// into group gi (new, empty) and deleted there. Errors are kept for the
+// end of the batch.
+func (w *WindowAgg) reload(bw *windowBucket, id int32, gi int) {
+	s := w.sp
+	if s.err != nil {
+		return
+	}
+	k := &w.keyInfo[id]
+	key := s.spillKey(bw.win, k.kg, k.str)
+	v, ok, err := s.sp.Get(0, key)
+	if err == nil && ok {
+		err = s.sp.Delete(0, key)
+	}
+	if err != nil || !ok {
+		s.err = err
+		return
+	}
+	n := w.nAggs
+	if _, err := DecodeAccumulators(v, bw.accs[gi*n:gi*n+n]); err != nil {
+		s.err = fmt.Errorf("window aggregation: spilled group of window [%d, %d): %w", bw.win.Start, bw.win.End, err)
+		return
+	}
+	bw.ck[gi].persisted = true // see the file comment
+	bw.spilled--
+	s.spilled--
+	s.reloaded++
+}
+
+// maybeEvict runs an eviction round when the resident groups are over
+// budget, then returns any error met since the last call.
+func (w *WindowAgg) maybeEvict() error {
+	s := w.sp
+	if s == nil {
+		return nil
+	}
+	defer s.publish()
+	if err := s.err; err != nil {
+		s.err = nil
+		return err
+	}
+	target, ok := s.over()
+	if !ok {
+		return nil
+	}
+	steps := len(w.pending)
+	for _, bw := range w.pending {
+		steps += 2 * len(bw.ids)
+	}
+	cs := &w.ckState
+	for ; steps > 0 && s.mem > target && len(w.pending) > 0; steps-- {
+		if s.bucket >= len(w.pending) {
+			s.bucket, s.hand = 0, 0
+		}
+		bw := w.pending[s.bucket]
+		if s.hand >= len(bw.ids) {
+			s.bucket, s.hand = s.bucket+1, 0
+			continue
+		}
+		gi := s.hand
+		s.hand++
+		switch {
+		case bw.ids[gi] < 0 || bw.changed(gi) || cs.captured(bw, gi):
+		case bw.ck[gi].ref:
+			bw.ck[gi].ref = false
+		default:
+			if err := w.evict(bw, gi); err != nil {
+				return err
+			}
+		}
+	}
+	if cs.out == nil {
+		for _, bw := range w.pending {
+			if bw.holes > 64 && int(bw.holes) > len(bw.ids)/2 {
+				w.compactBucket(bw)
+			}
+		}
+	}
+	return s.sp.Flush()
+}
+
+// evict moves group gi of bw (clean) to the space, leaving a hole.
+func (w *WindowAgg) evict(bw *windowBucket, gi int) error {
+	s, n := w.sp, w.nAggs
+	id := bw.ids[gi]
+	k := &w.keyInfo[id]
+	s.buf = EncodeAccumulators(s.buf[:0], bw.accs[gi*n:gi*n+n])
+	if err := s.sp.Put(0, s.spillKey(bw.win, k.kg, k.str), s.buf); err != nil {
+		return err
+	}
+	clear(bw.accs[gi*n : gi*n+n])
+	delete(bw.slot, id)
+	bw.ids[gi] = -1
+	bw.ck[gi] = bucketCk{done: windowHoleDone}
+	bw.holes++
+	bw.spilled++
+	for way := range w.ways {
+		if c := &w.keyCache[int(id)*w.ways+way]; c.bw == bw {
+			*c = windowGroupCache{}
+		}
+	}
+	w.unref(id)
+	s.mem -= w.groupBytes()
+	s.spilled++
+	s.evicted++
+	return nil
+}
+
+// compactBucket closes bw's holes, keeping the groups' order; no capture
+// may be in progress (captured bits and positions would move).
+func (w *WindowAgg) compactBucket(bw *windowBucket) {
+	n, j := w.nAggs, 0
+	for gi, id := range bw.ids {
+		if id < 0 {
+			continue
+		}
+		if j != gi {
+			bw.ids[j], bw.ck[j] = id, bw.ck[gi]
+			copy(bw.accs[j*n:j*n+n], bw.accs[gi*n:gi*n+n])
+			bw.slot[id] = int32(j)
+			// j < gi: bit gi is read before anything writes it
+			setBit(bw.dirty, j, bw.changed(gi))
+			for way := range w.ways {
+				if c := &w.keyCache[int(id)*w.ways+way]; c.bw == bw {
+					c.idx = int32(j)
+				}
+			}
+		}
+		j++
+	}
+	clear(bw.accs[j*n:])
+	bw.ids, bw.ck, bw.accs = bw.ids[:j], bw.ck[:j], bw.accs[:j*n]
+	words := (j + 63) >> 6
+	if len(bw.dirty) > words {
+		clear(bw.dirty[words:])
+		bw.dirty = bw.dirty[:words]
+	}
+	if j&63 != 0 && words <= len(bw.dirty) {
+		bw.dirty[words-1] &= 1<<(j&63) - 1
+	}
+	bw.holes = 0
+	w.sp.hand = 0
+	if w.sp.onCompact != nil {
+		w.sp.onCompact()
+	}
+}
+
+func setBit(bm []uint64, i int, on bool) {
+	if i>>6 >= len(bm) {
+		return // off the end: clear
+	}
+	if on {
+		bm[i>>6] |= 1 << (i & 63)
+	} else {
+		bm[i>>6] &^= 1 << (i & 63)
+	}
+}
+
+// fireSpilled emits the spilled groups of bw (firing) in key order and
+// deletes them from the space, leaving deletions for the next capture.
+func (w *WindowAgg) fireSpilled(bw *windowBucket, out Emitter) error {
+	s, nk := w.sp, len(w.keys)
+	start, end := types.TimestampValue(bw.win.Start), types.TimestampValue(bw.win.End)
+	cs := &w.ckState
+	var ns [16]byte
+	fired := 0
+	err := s.sp.Scan(0, appendWindowNS(ns[:0], bw.win), func(k, v []byte) error {
+		_, kg, key, err := splitSpillKey(k)
+		if err != nil {
+			return err
+		}
+		if _, err := DecodeAccumulators(v, s.accs); err != nil {
+			return fmt.Errorf("window aggregation: spilled group of window [%d, %d): %w", bw.win.Start, bw.win.End, err)
+		}
+		w.out.reserve(int(bw.spilled) - fired)
+		row := w.out.next(types.Insert)
+		decodeGroupKey(string(key), row[:nk])
+		row[nk], row[nk+1] = start, end
+		w.agg.results(s.accs, row[nk+2:])
+		clear(s.accs)
+		fired++
+		if cs.track {
+			cs.deletes = append(cs.deletes, windowDelete{kg: kg, key: string(key), win: bw.win})
+		}
+		if err := s.sp.Delete(0, k); err != nil {
+			return err
+		}
+		if w.out.full() {
+			return w.out.flush(out)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if fired != int(bw.spilled) {
+		return fmt.Errorf("window aggregation: window [%d, %d) has %d groups in the spill store, want %d", bw.win.Start, bw.win.End, fired, bw.spilled)
+	}
+	s.spilled -= int64(fired)
+	bw.spilled = 0
+	return nil
+}
+
+// captureSpilled is CaptureState's part for spilled groups: a full
+// capture opens a snapshot of the space.
+func (w *WindowAgg) captureSpilled(full bool) error {
+	if w.sp == nil || !full {
+		return nil
+	}
+	return w.sp.openSnapshot()
+}
+
+// continueSpilled writes up to budget spilled groups of a full capture's
+// snapshot and reports whether the walk is over.
+func (w *WindowAgg) continueSpilled(budget int) (bool, error) {
+	if w.sp == nil {
+		return true, nil
+	}
+	var werr error
+	done, err := w.sp.walkSnapshot(budget, "window aggregation", 0, func(_ uint16, k, v []byte) {
+		_, kg, key, err := splitSpillKey(k)
+		if err != nil {
+			werr = err
+			return
+		}
+		w.ckState.out.Put(kg, key, k[:16], v)
+	})
+	if werr != nil {
+		return false, werr
+	}
+	return done, err
+}
+
+// Close implements Closer: it releases the spill space.
+func (w *WindowAgg) Close() error {
+	if w.sp != nil {
+		w.sp.close()
+	}
+	return nil
+}
