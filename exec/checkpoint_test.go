@@ -469,21 +469,25 @@ func TestCheckpointCancelAndRestoreRepeatedly(t *testing.T) {
 	cancelAndRestoreRepeatedly(t, 3, 0)
 }
 
-// TestCheckpointSpillCancelAndRestore is the same with room for about two
-// of the aggregate's groups in memory: the rest is spilled to Badger, so
-// checkpoints capture spilled groups and restores spill as they load.
+// TestCheckpointSpillCancelAndRestore is the same with room for a few
+// groups of each stateful operator in memory: the rest is spilled to
+// Badger, so checkpoints capture spilled groups, restores spill as they
+// load and windows fire from the spill store.
 func TestCheckpointSpillCancelAndRestore(t *testing.T) {
-	spilled := cancelAndRestoreRepeatedly(t, 2, 1200)
-	if spilled.Evicted < 100 || spilled.Reloaded < 100 {
-		t.Fatalf("the aggregate evicted %d and reloaded %d groups: it did not spill", spilled.Evicted, spilled.Reloaded)
+	spilled := cancelAndRestoreRepeatedly(t, 2, 2400)
+	for i, name := range []string{"window aggregate", "aggregate"} {
+		if st := spilled[i]; st.Evicted < 100 || st.Reloaded < 100 {
+			t.Errorf("the %s evicted %d and reloaded %d groups: it did not spill", name, st.Evicted, st.Reloaded)
+		}
 	}
 }
 
 // cancelAndRestoreRepeatedly cancels ckJob at random moments and restores
 // it from its latest checkpoint at random parallelisms until a run
 // finishes, for seeds seeds; the committed output must be the golden
-// one. It returns the aggregate's spill figures summed over all runs.
-func cancelAndRestoreRepeatedly(t *testing.T, seeds int, memory int64) (spilled SpillStats) {
+// one. It returns the window aggregate's and the aggregate's spill figures
+// summed over all runs.
+func cancelAndRestoreRepeatedly(t *testing.T, seeds int, memory int64) (spilled [2]SpillStats) {
 	goldW, goldG := ckGolden(t, false)
 	for seed := range seeds {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
@@ -511,9 +515,11 @@ func cancelAndRestoreRepeatedly(t *testing.T, seeds int, memory int64) (spilled 
 				err := Run(ctx, spec)
 				timer.Stop()
 				cancel()
-				if st, ok := spec.Vertices[2].Spill(); ok {
-					spilled.Evicted += st.Evicted
-					spilled.Reloaded += st.Reloaded
+				for i := range spilled {
+					if st, ok := spec.Vertices[1+i].Spill(); ok {
+						spilled[i].Evicted += st.Evicted
+						spilled[i].Reloaded += st.Reloaded
+					}
 				}
 				if err == nil && restored == 0 && attempt < 20 {
 					// it finished before any checkpoint was taken and
