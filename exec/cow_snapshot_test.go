@@ -403,6 +403,7 @@ func TestCopyOnWriteSnapshots(t *testing.T) {
 		{"tumble-spill", windowSpill(WindowSpec{Kind: WindowTumble, TimeCol: 1, Size: 100}), false, nil},
 		{"hop-spill", windowSpill(WindowSpec{Kind: WindowHop, TimeCol: 1, Size: 150, Slide: 50}), false, nil},
 		{"cumulate-spill", windowSpill(WindowSpec{Kind: WindowCumulate, TimeCol: 1, Size: 200, Step: 50}), false, nil},
+		{"session-spill", windowSpill(WindowSpec{Kind: WindowSession, TimeCol: 1, Gap: 30}), false, nil},
 		{"topn", topn(TopNConfig{Partition: []int{0}, Order: []SortKey{{Col: 2, Desc: true}}, Lo: 1, Hi: 3, RankNumber: true}), false, topnCanon},
 		{"topn-updating", topn(TopNConfig{Partition: []int{0}, Order: []SortKey{{Col: 2}}, Lo: 2, Hi: 4, InputUpdating: true}), true, topnCanon},
 		{"topn-window", topn(TopNConfig{Mode: TopNWindow, Partition: []int{0, 1}, WindowEnd: 1, Order: []SortKey{{Col: 2}}, Lo: 1, Hi: 2}), false, topnCanon},

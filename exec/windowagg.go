@@ -122,6 +122,9 @@ type windowKey struct {
 	refs int32   // open groups (windows or sessions) of this key
 	kg   uint16  // key group
 	ck   groupCk // SESSION: checkpoint bookkeeping (windowagg_state.go)
+	// SESSION, spilling (windowagg_spill.go): the key's sessions are in the
+	// spill space; used since the clock last passed
+	spilled, ref bool
 }
 
 type windowGroupCache struct {
@@ -331,6 +334,11 @@ func (w *WindowAgg) processSession(rows []types.Row) error {
 		if int(id) >= len(w.sess) {
 			w.sess = append(w.sess, make([]keySessions, int(id)+1-len(w.sess))...)
 		}
+		if w.sp != nil {
+			if err := w.touchKey(id); err != nil {
+				return err
+			}
+		}
 		if w.ckState.track {
 			w.markKeyDirty(id)
 		}
@@ -347,6 +355,9 @@ func (w *WindowAgg) processSession(rows []types.Row) error {
 			w.keyInfo[id].refs++
 			w.pushTimer(sessionTimer{end: merged.End, id: id, sid: st.sid})
 			accs = st.accs
+			if w.sp != nil {
+				w.sp.mem += w.sessionBytes()
+			}
 		default: // joins, extends or bridges sessions lo..hi-1
 			st := &ks.st[lo]
 			for j := lo + 1; j < hi; j++ {
@@ -363,6 +374,9 @@ func (w *WindowAgg) processSession(rows []types.Row) error {
 				ks.wins = slices.Delete(ks.wins, lo+1, hi)
 				ks.st = slices.Delete(ks.st, lo+1, hi)
 				w.keyInfo[id].refs -= int32(hi - lo - 1)
+				if w.sp != nil {
+					w.sp.mem -= int64(hi-lo-1) * w.sessionBytes()
+				}
 			}
 			accs = ks.st[lo].accs
 		}
@@ -574,6 +588,11 @@ func (w *WindowAgg) fireSessions(out Emitter) error {
 	for len(w.timers) > 0 && w.timers[0].end-1 <= w.wm {
 		t := w.timers[0]
 		w.timers = aggHeapPop(w.timers, timerLess)
+		if w.sp != nil && w.keyInfo[t.id].spilled {
+			if err := w.reloadSessions(t.id); err != nil {
+				return err
+			}
+		}
 		ks := &w.sess[t.id]
 		i := slices.IndexFunc(ks.st, func(s sessionState) bool { return s.sid == t.sid })
 		if i < 0 {
@@ -610,6 +629,9 @@ func (w *WindowAgg) fireSessions(out Emitter) error {
 		w.releaseAccs(f.accs)
 		f.accs = nil
 		w.unref(f.id)
+		if w.sp != nil {
+			w.sp.mem -= w.sessionBytes()
+		}
 		if w.out.full() {
 			if err := w.out.flush(out); err != nil {
 				return err
@@ -617,6 +639,9 @@ func (w *WindowAgg) fireSessions(out Emitter) error {
 		}
 	}
 	w.fired = w.fired[:0]
+	if w.sp != nil {
+		w.sp.publish()
+	}
 	return w.out.flush(out)
 }
 

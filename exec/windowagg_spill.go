@@ -40,7 +40,16 @@ package exec
 // accumulator points to (a MIN/MAX string, a DISTINCT set) is not counted:
 // the budget is an estimate, not a measure.
 //
-// SESSION windows do not spill (see EnableSpill).
+// SESSION windows spill per key: an eviction round's clock walks the
+// interned keys, and a clean key's open sessions go to the space as one
+// entry (key group, key) → their timers' ids, then the sessions as a
+// checkpoint encodes them. The key stays interned, with its reference
+// count, checkpoint bookkeeping and timers, so that a row or a timer of
+// the key reloads it; what is saved is the sessions, their accumulators
+// and what they point to. A key is clean when it has not changed in the
+// current epoch and the capture in progress, if any, has nothing left to
+// write of it; a full capture walks a snapshot of the space after the
+// resident keys, and a key reloaded meanwhile counts as written.
 
 import (
 	"encoding/binary"
@@ -59,6 +68,7 @@ type windowSpill struct {
 	bucket int    // the clock hand's bucket (index in pending); hand is the group
 	kbuf   []byte // a spill key
 	accs   []Accumulator
+	sids   []uint64
 	err    error // a spill store error met on the hot path, returned after the batch
 
 	onCompact func() // tests: called after each compaction
@@ -77,14 +87,8 @@ const windowKeyBytes = 96
 // capture (done < capN never holds), never persisted.
 const windowHoleDone = math.MaxUint32
 
-// EnableSpill implements Spiller. SESSION windows keep their state in
-// memory: their sessions hang off interned keys and a timer heap that a
-// spilled key would have to leave as well.
+// EnableSpill implements Spiller.
 func (w *WindowAgg) EnableSpill(sp *state.SpillSpace, budget int64) {
-	if w.spec.Kind == WindowSession {
-		sp.Close()
-		return
-	}
 	w.sp = &windowSpill{spillCore: spillCore{sp: sp, budget: budget}, accs: make([]Accumulator, w.nAggs)}
 	for id := range w.keyInfo {
 		if k := &w.keyInfo[id]; k.refs > 0 {
@@ -93,6 +97,9 @@ func (w *WindowAgg) EnableSpill(sp *state.SpillSpace, budget int64) {
 	}
 	for _, bw := range w.pending {
 		w.sp.mem += int64(len(bw.ids)-int(bw.holes)) * w.groupBytes()
+	}
+	for _, ks := range w.sess {
+		w.sp.mem += int64(len(ks.st)) * w.sessionBytes()
 	}
 }
 
@@ -106,6 +113,11 @@ func (w *WindowAgg) SpillStats() SpillStats {
 
 func (w *WindowAgg) groupBytes() int64 {
 	return windowGroupBytes + int64(w.nAggs)*int64(unsafe.Sizeof(Accumulator{}))
+}
+
+func (w *WindowAgg) sessionBytes() int64 {
+	return int64(unsafe.Sizeof(Window{})+unsafe.Sizeof(sessionState{})+unsafe.Sizeof(sessionTimer{})) + 24 +
+		int64(w.nAggs)*int64(unsafe.Sizeof(Accumulator{}))
 }
 
 func (w *WindowAgg) keyBytes(key string) int64 {
@@ -170,6 +182,9 @@ func (w *WindowAgg) maybeEvict() error {
 	if err := s.err; err != nil {
 		s.err = nil
 		return err
+	}
+	if w.spec.Kind == WindowSession {
+		return w.evictKeys()
 	}
 	target, ok := s.over()
 	if !ok {
@@ -333,6 +348,116 @@ func (w *WindowAgg) fireSpilled(bw *windowBucket, out Emitter) error {
 	return nil
 }
 
+// evictKeys is maybeEvict's round for SESSION windows.
+func (w *WindowAgg) evictKeys() error {
+	return w.sp.round(func() int { return len(w.keyInfo) }, func(i int) error {
+		k := &w.keyInfo[i]
+		switch {
+		case k.refs == 0 || k.spilled || w.keyInUse(k):
+		case k.ref:
+			k.ref = false
+		default:
+			return w.evictSessions(int32(i))
+		}
+		return nil
+	})
+}
+
+// keyInUse says whether a SESSION key changed in the current epoch or has
+// something left for the capture in progress to write.
+func (w *WindowAgg) keyInUse(k *windowKey) bool {
+	cs := &w.ckState
+	if _, ok := cs.sessDirty.kg[k.str]; ok {
+		return true
+	}
+	if cs.out == nil {
+		return false
+	}
+	if _, ok := cs.sessCapt.kg[k.str]; ok {
+		return true
+	}
+	return cs.full && k.ck.done < cs.capN
+}
+
+// evictSessions moves the sessions of key id (clean, resident) to the
+// space.
+func (w *WindowAgg) evictSessions(id int32) error {
+	s, ks, k := w.sp, &w.sess[id], &w.keyInfo[id]
+	b := binary.AppendUvarint(s.buf[:0], uint64(len(ks.st)))
+	for _, st := range ks.st {
+		b = binary.AppendUvarint(b, st.sid)
+	}
+	s.buf = w.encodeSessions(b, ks)
+	if err := s.sp.Put(k.kg, stringBytes(k.str), s.buf); err != nil {
+		return err
+	}
+	s.mem -= int64(len(ks.st)) * w.sessionBytes()
+	ks.wins, ks.st = nil, nil // not to spareAccs: the memory is to be freed
+	k.spilled = true
+	s.spilled++
+	s.evicted++
+	return nil
+}
+
+// reloadSessions brings the sessions of key id back from the space.
+func (w *WindowAgg) reloadSessions(id int32) error {
+	s, k := w.sp, &w.keyInfo[id]
+	key := stringBytes(k.str)
+	v, ok, err := s.sp.Get(k.kg, key)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("window aggregation: the spilled sessions of a key of key group %d are missing", k.kg)
+	}
+	if err := s.sp.Delete(k.kg, key); err != nil {
+		return err
+	}
+	d := accDecoder{b: v}
+	s.sids = s.sids[:0]
+	for range d.count() {
+		s.sids = append(s.sids, d.uvarint())
+	}
+	if d.err != nil {
+		return fmt.Errorf("window aggregation: spilled sessions: %w", d.err)
+	}
+	if err := w.restoreSessions(id, d.b, s.sids); err != nil {
+		return err
+	}
+	k.spilled, k.ref = false, true
+	if s.snap != nil {
+		k.ck.done = w.ckState.capN // the full capture's walk writes it
+	}
+	s.mem += int64(len(w.sess[id].st)) * w.sessionBytes()
+	s.spilled--
+	s.reloaded++
+	return nil
+}
+
+// touchKey marks SESSION key id used, reloading its sessions if they are
+// spilled.
+func (w *WindowAgg) touchKey(id int32) error {
+	k := &w.keyInfo[id]
+	k.ref = true
+	if k.spilled {
+		return w.reloadSessions(id)
+	}
+	return nil
+}
+
+// sessionSpillValue skips the timer ids of a spilled SESSION value: the
+// rest is the key's entry as a checkpoint writes it.
+func sessionSpillValue(v []byte) ([]byte, error) {
+	d := accDecoder{b: v}
+	for range d.count() {
+		d.uvarint()
+	}
+	if d.err != nil {
+		return nil, fmt.Errorf("window aggregation: spilled sessions: %w", d.err)
+	}
+	return d.b, nil
+}
+
 // captureSpilled is CaptureState's part for spilled groups: a full
 // capture opens a snapshot of the space.
 func (w *WindowAgg) captureSpilled(full bool) error {
@@ -345,11 +470,23 @@ func (w *WindowAgg) captureSpilled(full bool) error {
 // continueSpilled writes up to budget spilled groups of a full capture's
 // snapshot and reports whether the walk is over.
 func (w *WindowAgg) continueSpilled(budget int) (bool, error) {
-	if w.sp == nil {
+	if w.sp == nil || w.sp.snap == nil {
 		return true, nil
 	}
+	if budget <= 0 {
+		return false, nil // walkSnapshot would take it for "all"
+	}
 	var werr error
-	done, err := w.sp.walkSnapshot(budget, "window aggregation", 0, func(_ uint16, k, v []byte) {
+	done, err := w.sp.walkSnapshot(budget, "window aggregation", 0, func(kg uint16, k, v []byte) {
+		if w.spec.Kind == WindowSession {
+			v, err := sessionSpillValue(v)
+			if err != nil {
+				werr = err
+				return
+			}
+			w.ckState.out.Put(kg, k, nil, v)
+			return
+		}
 		_, kg, key, err := splitSpillKey(k)
 		if err != nil {
 			werr = err

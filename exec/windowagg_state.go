@@ -287,7 +287,7 @@ func (w *WindowAgg) CaptureState(_ uint64, full bool, out StateWriter) error {
 	if w.spec.Kind == WindowSession {
 		cs.sessDirty, cs.sessCapt = cs.sessCapt, cs.sessDirty
 		cs.nextKey = 0
-		return nil
+		return w.captureSpilled(full)
 	}
 	// the groups changed in the epoch just closed become the captured
 	// ones (a full capture writes them too: all have done < capN)
@@ -340,6 +340,9 @@ func (w *WindowAgg) ContinueSnapshot(budget int) (bool, error) {
 				return false, nil
 			}
 		}
+		if done, err := w.continueSpilled(budget); !done || err != nil {
+			return false, err
+		}
 		sc.reset()
 		cs.out = nil
 		return true, nil
@@ -377,13 +380,8 @@ func (w *WindowAgg) ContinueSnapshot(budget int) (bool, error) {
 			}
 		}
 	}
-	if w.sp != nil && w.sp.snap != nil {
-		if budget <= 0 {
-			return false, nil
-		}
-		if done, err := w.continueSpilled(budget); !done || err != nil {
-			return false, err
-		}
+	if done, err := w.continueSpilled(budget); !done || err != nil {
+		return false, err
 	}
 	clear(cs.captBuckets)
 	cs.captBuckets = cs.captBuckets[:0]
@@ -409,9 +407,14 @@ func (w *WindowAgg) RestoreState(scan func(fn func(kg uint16, key, ns, value []b
 	w.startTracking()
 	n, restored := w.nAggs, 0
 	err := scan(func(kg uint16, key, ns, value []byte) error {
+		if restored++; restored%1024 == 0 { // before an id is taken: eviction may free ids
+			if err := w.maybeEvict(); err != nil {
+				return err
+			}
+		}
 		id := w.internKey(string(key), kg)
 		if w.spec.Kind == WindowSession {
-			return w.restoreSessions(id, value)
+			return w.restoreSessions(id, value, nil)
 		}
 		win, err := decodeWindowNS(ns)
 		if err != nil {
@@ -423,9 +426,6 @@ func (w *WindowAgg) RestoreState(scan func(fn func(kg uint16, key, ns, value []b
 			return fmt.Errorf("window state of window [%d, %d): %w", win.Start, win.End, err)
 		}
 		bw.ck[gi].persisted = true
-		if restored++; restored%1024 == 0 {
-			return w.maybeEvict()
-		}
 		return nil
 	})
 	if err != nil {
@@ -434,7 +434,11 @@ func (w *WindowAgg) RestoreState(scan func(fn func(kg uint16, key, ns, value []b
 	return w.maybeEvict()
 }
 
-func (w *WindowAgg) restoreSessions(id int32, value []byte) error {
+// restoreSessions decodes the sessions of key id (as encodeSessions wrote
+// them). Restored (sids nil), each gets a new sid, a timer and a reference
+// to its key; reloaded from the spill space, each takes back its sid from
+// sids and still has its timer and reference.
+func (w *WindowAgg) restoreSessions(id int32, value []byte, sids []uint64) error {
 	d := accDecoder{b: value}
 	cnt := d.count()
 	if int(id) >= len(w.sess) {
@@ -453,13 +457,23 @@ func (w *WindowAgg) restoreSessions(id int32, value []byte) error {
 			return fmt.Errorf("session state: %w", err)
 		}
 		d.b = rest
+		ks.wins = append(ks.wins, win)
+		if sids != nil {
+			if i >= len(sids) {
+				return fmt.Errorf("session state: %d sessions for %d timers", cnt, len(sids))
+			}
+			ks.st = append(ks.st, sessionState{sid: sids[i], seq: seq, accs: accs})
+			continue
+		}
 		st := sessionState{sid: w.nextSID, seq: seq, accs: accs}
 		w.nextSID++
 		w.nextSeq = max(w.nextSeq, seq+1)
-		ks.wins = append(ks.wins, win)
 		ks.st = append(ks.st, st)
 		w.keyInfo[id].refs++
 		w.pushTimer(sessionTimer{end: win.End, id: id, sid: st.sid})
+		if w.sp != nil {
+			w.sp.mem += w.sessionBytes()
+		}
 	}
 	if d.err != nil {
 		return fmt.Errorf("session state: %w", d.err)

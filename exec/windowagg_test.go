@@ -623,7 +623,7 @@ func TestWindowAggRandomized(t *testing.T) {
 	var spilled, reloaded int64
 	for pass, spec := range append(slices.Clone(specs), specs...) {
 		spec.TimeCol = 2
-		spilling := pass >= len(specs) && spec.Kind != WindowSession
+		spilling := pass >= len(specs)
 		for seed := uint64(1); seed <= 6; seed++ {
 			rng := rand.New(rand.NewPCG(seed, 99))
 			rows := waRandomRows(rng, 1500, disorder)
