@@ -14,7 +14,9 @@ package main
 //   - exactly-once, a non-windowed GROUP BY user into an upsert sink, 8
 //     kills, with a state memory budget that spills most groups to
 //     Badger: the final table equals the oracle's, and every committed
-//     update of a user has a larger count than the one before (no replay).
+//     update of a user has a larger count than the one before (no replay);
+//   - exactly-once, the window job again, 8 kills, with that budget: the
+//     (user, window) groups are spilled, reloaded and fired from Badger.
 //
 // Most of the input is produced at a steady pace over the whole kill phase,
 // so records arrive while each run starts, works and is killed. The Kafka
@@ -749,6 +751,10 @@ func TestCrashKafka(t *testing.T) {
 		// room for about ten of the 50 users' groups in memory: the
 		// rest is spilled to Badger and reloaded all the time
 		{name: "exactly-once-upsert", delivery: "exactly-once", kills: 8, upsert: true, in: "in_agg", out: "out_agg", records: 8000,
+			memory: "4kb"},
+		// the same for the window job: (user, window) groups are spilled,
+		// reloaded and fired from Badger
+		{name: "exactly-once-window-spill", delivery: "exactly-once", kills: 8, in: "in_win_spill", out: "out_win_spill", records: 8000,
 			memory: "4kb"},
 	}
 	var topics []string
