@@ -39,12 +39,32 @@ type spillCore struct {
 	pub      [4]atomic.Int64 // mem, spilled, evicted, reloaded, for stats
 	buf      []byte
 	snap     *state.SpillSnapshot // a full capture's view of the space
+	// an eviction round that ended above its target (what was left could
+	// not be evicted yet) leaves the estimate it ended at; rounds wait
+	// until the estimate has grown by a sixteenth of the budget or unstick
+	// is called, rather than sweeping everything after every batch
+	stuck int64
 }
 
 // over says whether an eviction round is due; target is where it stops.
 func (c *spillCore) over() (target int64, ok bool) {
+	if c.stuck > 0 && c.mem < c.stuck+c.budget/16 {
+		return 0, false
+	}
+	c.stuck = 0
 	return c.budget - c.budget/8, c.mem > c.budget
 }
+
+// ended records how a round ended (see stuck).
+func (c *spillCore) ended(target int64) {
+	if c.mem > target {
+		c.stuck = max(c.mem, 1)
+	}
+}
+
+// unstick lets the next batch run a round: state became evictable (a
+// capture was written, say).
+func (c *spillCore) unstick() { c.stuck = 0 }
 
 // round is an eviction round, when one is due: a clock over n slots, at
 // most two turns (the first may only clear reference bits), calling visit
@@ -65,6 +85,7 @@ func (c *spillCore) round(n func() int, visit func(i int) error) error {
 			return err
 		}
 	}
+	c.ended(target)
 	return c.sp.Flush()
 }
 

@@ -46,7 +46,8 @@ package exec
 // checkpoint encodes them. The key stays interned, with its reference
 // count, checkpoint bookkeeping and timers, so that a row or a timer of
 // the key reloads it; what is saved is the sessions, their accumulators
-// and what they point to. A key is clean when it has not changed in the
+// and what they point to; a spilled key's interned entry (about a hundred
+// bytes and the key twice) is not counted against the budget. A key is clean when it has not changed in the
 // current epoch and the capture in progress, if any, has nothing left to
 // write of it; a full capture walks a snapshot of the space after the
 // resident keys, and a key reloaded meanwhile counts as written.
@@ -216,6 +217,7 @@ func (w *WindowAgg) maybeEvict() error {
 			}
 		}
 	}
+	s.ended(target)
 	if cs.out == nil {
 		for _, bw := range w.pending {
 			if bw.holes > 64 && int(bw.holes) > len(bw.ids)/2 {
@@ -391,7 +393,9 @@ func (w *WindowAgg) evictSessions(id int32) error {
 	if err := s.sp.Put(k.kg, stringBytes(k.str), s.buf); err != nil {
 		return err
 	}
-	s.mem -= int64(len(ks.st)) * w.sessionBytes()
+	// the key stays interned, but outside the budget: else a budget
+	// that the keys alone exceed would have every batch sweep them all
+	s.mem -= int64(len(ks.st))*w.sessionBytes() + w.keyBytes(k.str)
 	ks.wins, ks.st = nil, nil // not to spareAccs: the memory is to be freed
 	k.spilled = true
 	s.spilled++
@@ -428,7 +432,7 @@ func (w *WindowAgg) reloadSessions(id int32) error {
 	if s.snap != nil {
 		k.ck.done = w.ckState.capN // the full capture's walk writes it
 	}
-	s.mem += int64(len(w.sess[id].st)) * w.sessionBytes()
+	s.mem += int64(len(w.sess[id].st))*w.sessionBytes() + w.keyBytes(k.str)
 	s.spilled--
 	s.reloaded++
 	return nil
@@ -498,6 +502,13 @@ func (w *WindowAgg) continueSpilled(budget int) (bool, error) {
 		return false, werr
 	}
 	return done, err
+}
+
+// unstickSpill is called when a capture is written: its groups are clean.
+func (w *WindowAgg) unstickSpill() {
+	if w.sp != nil {
+		w.sp.unstick()
+	}
 }
 
 // Close implements Closer: it releases the spill space.
