@@ -191,7 +191,8 @@ func (w *WindowAgg) maybeEvict() error {
 	if !ok {
 		return nil
 	}
-	steps := len(w.pending)
+	// two turns: every group, and a step past each bucket's end, twice
+	steps := 2*len(w.pending) + 1
 	for _, bw := range w.pending {
 		steps += 2 * len(bw.ids)
 	}

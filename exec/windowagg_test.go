@@ -597,6 +597,40 @@ func waBrute(spec WindowSpec, rows []types.Row) []string {
 	return out
 }
 
+// checkWindowSpillEstimate recomputes a spilling WindowAgg's memory
+// estimate from what it holds and checks it against the running one, and
+// that an eviction round brought it within the budget.
+func checkWindowSpillEstimate(t *testing.T, w *WindowAgg) {
+	t.Helper()
+	var want int64
+	for _, k := range w.keyInfo {
+		if k.refs > 0 && !k.spilled {
+			want += w.keyBytes(k.str)
+		}
+	}
+	for _, bw := range w.pending {
+		holes := 0
+		for _, id := range bw.ids {
+			if id < 0 {
+				holes++
+			}
+		}
+		if holes != int(bw.holes) {
+			t.Fatalf("window %v: %d holes, counted %d", bw.win, holes, bw.holes)
+		}
+		want += int64(len(bw.ids)-holes) * w.groupBytes()
+	}
+	for _, ks := range w.sess {
+		want += int64(len(ks.st)) * w.sessionBytes()
+	}
+	if w.sp.mem != want {
+		t.Fatalf("memory estimate %d, recomputed %d", w.sp.mem, want)
+	}
+	if st := w.SpillStats(); st.Resident > st.Budget {
+		t.Fatalf("%v: resident %d after an eviction round, budget %d (stuck %d, %d buckets, %d keys)", w.spec, st.Resident, st.Budget, w.sp.stuck, len(w.pending), len(w.keyIDs))
+	}
+}
+
 func TestWindowAggRandomized(t *testing.T) {
 	specs := []WindowSpec{
 		{Kind: WindowTumble, Size: 10, Offset: 3},
@@ -642,6 +676,9 @@ func TestWindowAggRandomized(t *testing.T) {
 				i += len(batch)
 				if err := op.Process(0, &types.Batch{Rows: slices.Clone(batch)}, &out); err != nil {
 					t.Fatal(err)
+				}
+				if spilling {
+					checkWindowSpillEstimate(t, op)
 				}
 				for _, r := range batch {
 					maxTs = max(maxTs, r[2].I)
