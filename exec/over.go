@@ -501,19 +501,25 @@ func (o *OverAgg) OnWatermark(wm int64, out Emitter) error {
 			continue // its rows up to wm went out with an earlier timer
 		}
 		p.fired = o.round
-		if o.sp != nil && p.spilled {
+		reload := o.sp != nil && p.spilled
+		if reload {
 			// a due stub: its rows come back from the spill space
 			if err := o.reloadStub(p); err != nil {
 				return err
 			}
+		}
+		if err := o.fire(p, wm, out); err != nil {
+			return err
+		}
+		if reload {
+			// an eviction round now and then, after the firing: it may
+			// spill p again (it may be clean), and its timers up to wm
+			// are spent (p.fired)
 			if reloads++; reloads%1024 == 0 {
 				if err := o.maybeEvict(); err != nil {
 					return err
 				}
 			}
-		}
-		if err := o.fire(p, wm, out); err != nil {
-			return err
 		}
 	}
 	if err := o.out.flush(out); err != nil {

@@ -339,3 +339,45 @@ func TestOverSpillRestore(t *testing.T) {
 		t.Fatalf("%d stubs reloaded by the watermark, %d rows out", p.due, p.emitted)
 	}
 }
+
+// TestOverSpillManyDue: without checkpoints (nothing is ever marked
+// changed) and with no room at all, every partition is a stub after each
+// batch; one watermark then brings back thousands of them, with eviction
+// rounds in between, and the output is the in-memory operator's.
+func TestOverSpillManyDue(t *testing.T) {
+	for _, fr := range overFrames {
+		t.Run(fr.name, func(t *testing.T) {
+			cfg := OverConfig{Mode: OverEventTime, Width: 3, Partition: []int{0}, Order: []SortKey{{Col: 2}}, TimeCol: 2,
+				Preceding: fr.preceding, Range: fr.rng, Aggs: overAggs}
+			store := openTestSpill(t)
+			p := &overSpillPair{t: t, cfg: cfg}
+			var err error
+			if p.mem, err = NewOverAgg(cfg); err != nil {
+				t.Fatal(err)
+			}
+			if p.sp, err = NewOverAgg(cfg); err != nil {
+				t.Fatal(err)
+			}
+			p.sp.EnableSpill(store.Space(), 1)
+			r := rand.New(rand.NewPCG(3, 4))
+			for round := range 3 {
+				for range 8 {
+					b := &types.Batch{}
+					for range 1000 {
+						ts := int64(round*10_000 + r.IntN(10_000))
+						b.Append(types.Row{types.StringValue(fmt.Sprintf("p%04d", r.IntN(3000))), types.BigIntValue(int64(r.IntN(100))), types.TimestampValue(ts)}, types.Insert)
+					}
+					p.process(b)
+				}
+				if n := len(p.sp.sp.stubs); n < 2000 {
+					t.Fatalf("%d stubs after the batches", n)
+				}
+				p.watermark(int64(round*10_000 + 9_999))
+			}
+			p.end()
+			if p.due < 6000 || p.emitted != 24_000 {
+				t.Fatalf("%d stubs reloaded by the watermark, %d rows out", p.due, p.emitted)
+			}
+		})
+	}
+}
