@@ -23,6 +23,7 @@ type overSpillPair struct {
 	outS     aggCollector
 	logM     *stateLog // the capture in progress, or nil
 	logS     *stateLog
+	full     bool              // it is a full capture
 	modelM   map[string]string // the completed captures
 	modelS   map[string]string
 	stats    SpillStats // of the spilling operators replaced so far
@@ -75,23 +76,46 @@ func (p *overSpillPair) finish() {
 			p.t.Fatal(err)
 		}
 	}
-	p.logM.applyTo(p.t, p.modelM)
-	p.logS.applyTo(p.t, p.modelS)
+	p.apply(p.logM, p.logS, p.full)
 	p.logM, p.logS = nil, nil
+}
+
+// apply applies the logs of a completed capture to the models and checks
+// that they are the same, and for a full capture that the logs alone are.
+func (p *overSpillPair) apply(logM, logS *stateLog, full bool) {
+	p.t.Helper()
+	logM.applyTo(p.t, p.modelM)
+	logS.applyTo(p.t, p.modelS)
 	if !maps.Equal(p.modelM, p.modelS) {
 		p.t.Fatalf("the checkpoints differ: %d keys from the spilling operator, %d from the in-memory one", len(p.modelS), len(p.modelM))
 	}
+	if full {
+		m, s := map[string]string{}, map[string]string{}
+		logM.applyTo(p.t, m)
+		logS.applyTo(p.t, s)
+		if !maps.Equal(m, s) {
+			p.t.Fatalf("full captures differ: %d keys from the spilling operator, %d from the in-memory one", len(s), len(m))
+		}
+	}
 }
 
-func (p *overSpillPair) capture(full bool) {
+// capture starts a capture; without finishFirst, the capture in progress,
+// if any, is left for CaptureState to complete.
+func (p *overSpillPair) capture(full, finishFirst bool) {
 	p.t.Helper()
-	p.finish()
-	p.logM, p.logS = &stateLog{}, &stateLog{}
+	if finishFirst {
+		p.finish()
+	}
+	oldM, oldS, oldFull := p.logM, p.logS, p.full
+	p.logM, p.logS, p.full = &stateLog{}, &stateLog{}, full
 	if err := p.mem.CaptureState(1, full, p.logM); err != nil {
 		p.t.Fatal(err)
 	}
 	if err := p.sp.CaptureState(1, full, p.logS); err != nil {
 		p.t.Fatal(err)
+	}
+	if oldM != nil {
+		p.apply(oldM, oldS, oldFull)
 	}
 }
 
@@ -244,7 +268,7 @@ func TestOverSpillRandomized(t *testing.T) {
 									p.watermark(wm)
 								}
 							case x < 80:
-								p.capture(r.IntN(3) == 0)
+								p.capture(r.IntN(3) == 0, r.IntN(2) == 0)
 							case x < 95:
 								p.cont(1 + r.IntN(4))
 							default:
