@@ -2,6 +2,7 @@ package exec
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"runtime"
 	"testing"
@@ -19,7 +20,11 @@ import (
 // kept (OverUpdating over 50k partitions and 500k events, insertions only).
 // Keys are drawn uniformly or hot (90 % of rows on 5 % of the keys).
 //
-// Figures: events/s.
+// Each runs with the state in memory and with a memory budget of a tenth
+// of the in-memory estimate (the largest resident estimate of a spilling
+// run with no limit, measured before), the rest spilled to Badger.
+// Figures: events/s, the ratio to the in-memory run of the same
+// distribution, and the spilling run's evictions and reloads.
 //
 //	go test ./exec -run '^$' -bench OverSpill -benchtime 1x
 func BenchmarkOverSpill(b *testing.B) {
@@ -30,11 +35,39 @@ func BenchmarkOverSpill(b *testing.B) {
 		}
 		for _, dist := range []string{"uniform", "hot"} {
 			in := overBenchInput(keys, events, dist)
+			var base float64
 			b.Run(fmt.Sprintf("%s/%s/memory", mode, dist), func(b *testing.B) {
 				for range b.N {
 					op := newOverBenchOp(b, mode)
 					rate, _ := runOverBench(b, op, in)
 					b.ReportMetric(rate, "events/s")
+					base = rate
+				}
+			})
+			var full int64
+			b.Run(fmt.Sprintf("%s/%s/budget=1|10", mode, dist), func(b *testing.B) {
+				if full == 0 {
+					op := newOverBenchOp(b, mode)
+					op.EnableSpill(openTestSpill(b).Space(), math.MaxInt64)
+					_, full = runOverBench(b, op, in)
+					op.Close()
+				}
+				for range b.N {
+					op := newOverBenchOp(b, mode)
+					op.EnableSpill(openTestSpill(b).Space(), full/10)
+					rate, _ := runOverBench(b, op, in)
+					b.ReportMetric(rate, "events/s")
+					if base > 0 {
+						b.ReportMetric(rate/base, "x-memory")
+					}
+					st := op.SpillStats()
+					b.ReportMetric(float64(full), "full-bytes")
+					b.ReportMetric(float64(st.Evicted), "evicted")
+					b.ReportMetric(float64(st.Reloaded), "reloads")
+					if st.Evicted == 0 || st.Reloaded == 0 {
+						b.Fatalf("nothing spilled: %+v", st)
+					}
+					op.Close()
 				}
 			})
 		}
@@ -67,10 +100,12 @@ func newOverBenchOp(b *testing.B, mode OverMode) *OverAgg {
 }
 
 // runOverBench feeds in to op (a watermark after each batch in event
-// time) and returns events/s and the rows that went out.
-func runOverBench(b *testing.B, op *OverAgg, in []types.Row) (float64, int) {
+// time) and returns events/s and, if op spills, the largest resident
+// estimate after a batch or watermark.
+func runOverBench(b *testing.B, op *OverAgg, in []types.Row) (float64, int64) {
 	runtime.GC()
 	var out overBenchCount
+	var peak int64
 	start := time.Now()
 	for i := 0; i < len(in); i += overBenchBatch {
 		bt := &types.Batch{Rows: in[i:min(i+overBenchBatch, len(in))]}
@@ -82,6 +117,9 @@ func runOverBench(b *testing.B, op *OverAgg, in []types.Row) (float64, int) {
 				b.Fatal(err)
 			}
 		}
+		if op.sp != nil {
+			peak = max(peak, op.sp.mem)
+		}
 	}
 	if op.mode == OverEventTime {
 		if err := op.OnWatermark(MaxWatermark, &out); err != nil {
@@ -92,7 +130,7 @@ func runOverBench(b *testing.B, op *OverAgg, in []types.Row) (float64, int) {
 	if out.rows != len(in) {
 		b.Fatalf("%d rows went out for %d events", out.rows, len(in))
 	}
-	return rate, out.rows
+	return rate, peak
 }
 
 type overBenchCount struct{ rows int }
