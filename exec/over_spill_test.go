@@ -40,6 +40,36 @@ func (p *overSpillPair) compare(what string) {
 		p.t.Fatalf("%s: the spilling operator emitted\n  %s\nthe in-memory one\n  %s", what, strings.Join(s, "\n  "), strings.Join(m, "\n  "))
 	}
 	p.emitted += len(m)
+	p.checkEstimate()
+}
+
+// checkEstimate checks that the spilling operator's running estimate is
+// what its partitions and stubs add up to, and that the clock holds every
+// resident live partition once.
+func (p *overSpillPair) checkEstimate() {
+	p.t.Helper()
+	o := p.sp
+	var want int64
+	live := 0
+	for _, q := range o.parts {
+		if q.dead {
+			continue
+		}
+		live++
+		if q.mem != o.partBytes(q) || q.spilled || o.sp.all[q.idx] != q {
+			p.t.Fatalf("partition %q: estimate %d, want %d (spilled %v)", q.key, q.mem, o.partBytes(q), q.spilled)
+		}
+		want += q.mem
+	}
+	for _, q := range o.sp.stubs {
+		if !q.spilled || len(q.pending) != 0 {
+			p.t.Fatalf("stub %q is not one", q.key)
+		}
+		want += q.mem
+	}
+	if o.sp.mem != want || len(o.sp.all)-o.sp.holes != live {
+		p.t.Fatalf("estimate %d, the partitions add up to %d; %d in the clock, %d live", o.sp.mem, want, len(o.sp.all)-o.sp.holes, live)
+	}
 }
 
 func (p *overSpillPair) process(b *types.Batch) {
