@@ -56,7 +56,8 @@
 // running accumulators (unbounded), plus the rows waiting for the
 // watermark; in OverUpdating every row with the aggregates last emitted
 // for it. Rows are copies of input rows (input rows live in arenas that
-// must not be pinned). over_state.go checkpoints it.
+// must not be pinned). over_state.go checkpoints it; over_spill.go keeps
+// the part beyond a memory budget in a spill space.
 package exec
 
 import (
