@@ -374,6 +374,20 @@ func TestCopyOnWriteSnapshots(t *testing.T) {
 			return op
 		}
 	}
+	// the same with room for two to four partitions (estimated): the
+	// clean ones are spilled, and reloaded, all the time; each subtest
+	// checks that its operators evicted and reloaded partitions, and in
+	// event time that due partitions were reloaded by the watermark
+	var overSpilled []*OverAgg
+	overSpill := func(cfg OverConfig, budget int64) func() CopyOnWriteSnapshotter {
+		return func() CopyOnWriteSnapshotter {
+			op := over(cfg)().(*OverAgg)
+			op.EnableSpill(spill.Space(), budget)
+			t.Cleanup(func() { op.Close() })
+			overSpilled = append(overSpilled, op)
+			return op
+		}
+	}
 	// Top-N rows carry arrival numbers; the canonical form numbers them by
 	// rank, which is the order they stand for
 	topnCanon := func(v string) string {
@@ -413,6 +427,11 @@ func TestCopyOnWriteSnapshots(t *testing.T) {
 		{"over-proctime", over(OverConfig{Mode: OverProcTime, Partition: []int{0}, Order: []SortKey{{Col: 1}}, Preceding: -1}), false, nil},
 		{"over-updating", over(OverConfig{Mode: OverUpdating, Partition: []int{0}, Order: []SortKey{{Col: 2, Desc: true}}, Preceding: 2, InputUpdating: true}), true, nil},
 		{"over-updating-range", over(OverConfig{Mode: OverUpdating, Partition: []int{0}, Order: []SortKey{{Col: 2}}, Preceding: -1, Range: true, InputUpdating: true}), true, nil},
+		{"over-event-spill", overSpill(OverConfig{Mode: OverEventTime, Partition: []int{0}, Order: []SortKey{{Col: 1}}, TimeCol: 1, Preceding: 3}, 3000), false, nil},
+		{"over-event-range-spill", overSpill(OverConfig{Mode: OverEventTime, Partition: []int{0}, Order: []SortKey{{Col: 1}}, TimeCol: 1, Preceding: -1, Range: true}, 2500), false, nil},
+		{"over-proctime-spill", overSpill(OverConfig{Mode: OverProcTime, Partition: []int{0}, Order: []SortKey{{Col: 1}}, Preceding: -1}, 1400), false, nil},
+		{"over-updating-spill", overSpill(OverConfig{Mode: OverUpdating, Partition: []int{0}, Order: []SortKey{{Col: 2, Desc: true}}, Preceding: 2, InputUpdating: true}, 10000), true, nil},
+		{"over-updating-range-spill", overSpill(OverConfig{Mode: OverUpdating, Partition: []int{0}, Order: []SortKey{{Col: 2}}, Preceding: -1, Range: true, InputUpdating: true}, 10000), true, nil},
 		{"group", func() CopyOnWriteSnapshotter {
 			g, err := NewGroupAgg(GroupAggConfig{Keys: []int{0}, InputUpdating: true,
 				Aggs: []AggCall{{Kind: AggCountStar, Arg: -1}, {Kind: AggSum, Arg: 2, ArgType: types.TBigInt}}})
@@ -492,6 +511,7 @@ func TestCopyOnWriteSnapshots(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			total, restores := 0, 0
+			overSpilled = nil
 			for seed := range uint64(60) {
 				r := rand.New(rand.NewPCG(seed, 7))
 				script := cowScript(r, 150, c.retract)
@@ -504,6 +524,19 @@ func TestCopyOnWriteSnapshots(t *testing.T) {
 			}
 			if total < 100 || restores < 20 {
 				t.Fatalf("only %d captures and %d restores checked", total, restores)
+			}
+			if strings.HasPrefix(c.name, "over-") && strings.HasSuffix(c.name, "-spill") {
+				var st SpillStats
+				var due int64
+				for _, op := range overSpilled {
+					s := op.SpillStats()
+					st.Evicted += s.Evicted
+					st.Reloaded += s.Reloaded
+					due += op.sp.dueReloads
+				}
+				if st.Evicted < 1000 || st.Reloaded < 1000 || (strings.HasPrefix(c.name, "over-event") && due < 100) {
+					t.Fatalf("%d partitions evicted, %d reloaded, %d of them by the watermark", st.Evicted, st.Reloaded, due)
+				}
 			}
 		})
 	}

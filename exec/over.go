@@ -56,7 +56,8 @@
 // running accumulators (unbounded), plus the rows waiting for the
 // watermark; in OverUpdating every row with the aggregates last emitted
 // for it. Rows are copies of input rows (input rows live in arenas that
-// must not be pinned). over_state.go checkpoints it.
+// must not be pinned). over_state.go checkpoints it; over_spill.go keeps
+// the part beyond a memory budget in a spill space.
 package exec
 
 import (
@@ -148,6 +149,7 @@ type OverAgg struct {
 
 	out aggOut
 	ck  markCOW[*overPart] // over_state.go
+	sp  *overSpill         // over_spill.go; nil without spilling
 }
 
 var (
@@ -171,6 +173,13 @@ type overPart struct {
 	changed []types.Row
 	gone    []overEntry
 	touched bool
+	// spilling (over_spill.go): the estimate of the partition's bytes, its
+	// slot in the clock, its second chance, and whether it is a stub (its
+	// state is in the spill space; timers still point to it)
+	mem     int64
+	idx     int32
+	used    bool
+	spilled bool
 }
 
 // overEntry is a row of an OverUpdating partition and the aggregates last
@@ -294,12 +303,27 @@ func (o *OverAgg) partition(row types.Row) *overPart {
 	p := o.parts[string(o.keyBuf)]
 	switch {
 	case p == nil:
-		p = &overPart{keyedPart: keyedPart{key: string(o.keyBuf), kg: uint16(types.KeyHash(row, o.part) % uint64(o.maxGroups))}}
+		kg := uint16(types.KeyHash(row, o.part) % uint64(o.maxGroups))
+		if o.sp != nil {
+			if p = o.lookupSpilled(kg, o.keyBuf); p != nil {
+				return p
+			}
+		}
+		p = &overPart{keyedPart: keyedPart{key: string(o.keyBuf), kg: kg}}
 		o.parts[p.key] = p
 		o.change(p)
+		if o.sp != nil {
+			o.addPart(p)
+		}
 	case p.dead:
 		o.change(p) // a captured deletion is written first
 		p.dead = false
+		if o.sp != nil {
+			o.addPart(p)
+		}
+	}
+	if o.sp != nil {
+		p.used = true
 	}
 	return p
 }
@@ -380,6 +404,9 @@ func (o *OverAgg) next(p *overPart, row types.Row) {
 	if o.preceding < 0 {
 		if p.accs == nil {
 			p.accs = make([]Accumulator, o.nAgg)
+			if o.sp != nil {
+				o.sp.grow(p, o.accsBytes())
+			}
 		}
 		o.agg.add(p.accs, row)
 		o.agg.results(p.accs, o.vals)
@@ -395,8 +422,14 @@ func (o *OverAgg) next(p *overPart, row types.Row) {
 	case o.preceding == 0:
 	case n < o.preceding:
 		p.hist = append(p.hist, slices.Clone(row))
+		if o.sp != nil {
+			o.sp.grow(p, overRowBytes(row))
+		}
 	default:
 		old := p.hist[0] // the oldest leaves; its memory takes the row
+		if o.sp != nil {
+			o.sp.grow(p, overRowBytes(row)-overRowBytes(old))
+		}
 		copy(p.hist, p.hist[1:])
 		copy(old, row)
 		p.hist[n-1] = old
@@ -417,7 +450,10 @@ func (o *OverAgg) processProcTime(rows []types.Row, out Emitter) error {
 			}
 		}
 	}
-	return o.out.flush(out)
+	if err := o.out.flush(out); err != nil {
+		return err
+	}
+	return o.maybeEvict()
 }
 
 // ---- OverEventTime ----
@@ -441,8 +477,11 @@ func (o *OverAgg) processEventTime(rows []types.Row) error {
 		o.change(p)
 		p.pending = append(p.pending, slices.Clone(row))
 		heap.Push(&o.timers, overTimer{ts: v.I, p: p})
+		if o.sp != nil {
+			o.sp.grow(p, overPendingBytes(row))
+		}
 	}
-	return nil
+	return o.maybeEvict()
 }
 
 // OnWatermark implements WatermarkHandler: in OverEventTime, the waiting
@@ -456,17 +495,38 @@ func (o *OverAgg) OnWatermark(wm int64, out Emitter) error {
 		return nil
 	}
 	o.round++
+	reloads := 0
 	for len(o.timers) > 0 && o.timers[0].ts <= wm {
 		p := heap.Pop(&o.timers).(overTimer).p
 		if p.fired == o.round {
 			continue // its rows up to wm went out with an earlier timer
 		}
 		p.fired = o.round
+		reload := o.sp != nil && p.spilled
+		if reload {
+			// a due stub: its rows come back from the spill space
+			if err := o.reloadStub(p); err != nil {
+				return err
+			}
+		}
 		if err := o.fire(p, wm, out); err != nil {
 			return err
 		}
+		if reload {
+			// an eviction round now and then, after the firing: it may
+			// spill p again (it may be clean), and its timers up to wm
+			// are spent (p.fired)
+			if reloads++; reloads%1024 == 0 {
+				if err := o.maybeEvict(); err != nil {
+					return err
+				}
+			}
+		}
 	}
-	return o.out.flush(out)
+	if err := o.out.flush(out); err != nil {
+		return err
+	}
+	return o.maybeEvict()
 }
 
 // fire computes p's waiting rows at or below wm, in order.
@@ -480,6 +540,13 @@ func (o *OverAgg) fire(p *overPart, wm int64, out Emitter) error {
 		} else {
 			keep = append(keep, r)
 		}
+	}
+	if o.sp != nil {
+		var n int64
+		for _, r := range ready {
+			n -= overPendingBytes(r)
+		}
+		o.sp.grow(p, n)
 	}
 	clear(p.pending[len(keep):])
 	p.pending = keep
@@ -542,8 +609,14 @@ func (o *OverAgg) processUpdating(b *types.Batch, out Emitter) error {
 		if b.Kind(i).IsRetract() {
 			o.keyBuf = appendGroupKey(o.keyBuf[:0], row, o.part)
 			p := o.parts[string(o.keyBuf)]
+			if p == nil && o.sp != nil {
+				p = o.lookupSpilled(uint16(types.KeyHash(row, o.part)%uint64(o.maxGroups)), o.keyBuf)
+			}
 			if p == nil || p.dead {
 				continue
+			}
+			if o.sp != nil {
+				p.used = true
 			}
 			j := o.find(p, row)
 			if j < 0 {
@@ -556,6 +629,9 @@ func (o *OverAgg) processUpdating(b *types.Batch, out Emitter) error {
 			}
 			p.changed = append(p.changed, e.row)
 			p.rows = slices.Delete(p.rows, j, j+1)
+			if o.sp != nil {
+				o.sp.grow(p, -o.entryBytes(e.row))
+			}
 			continue
 		}
 		p := o.partition(row)
@@ -564,6 +640,9 @@ func (o *OverAgg) processUpdating(b *types.Batch, out Emitter) error {
 		pos := sort.Search(len(p.rows), func(k int) bool { return o.cmpFull(p.rows[k].row, r) > 0 })
 		p.rows = slices.Insert(p.rows, pos, overEntry{row: r})
 		p.changed = append(p.changed, r)
+		if o.sp != nil {
+			o.sp.grow(p, o.entryBytes(r))
+		}
 	}
 	for _, p := range o.touched {
 		o.emitDiff(p)
@@ -575,7 +654,10 @@ func (o *OverAgg) processUpdating(b *types.Batch, out Emitter) error {
 	}
 	clear(o.touched)
 	o.touched = o.touched[:0]
-	return o.out.flush(out)
+	if err := o.out.flush(out); err != nil {
+		return err
+	}
+	return o.maybeEvict()
 }
 
 // touch records that the batch changes p.
@@ -736,6 +818,9 @@ func (o *OverAgg) kill(p *overPart) {
 	o.change(p)
 	p.rows, p.changed, p.gone = nil, nil, nil
 	p.dead = true
+	if o.sp != nil {
+		o.dropPart(p)
+	}
 	if !o.ck.track {
 		delete(o.parts, p.key)
 	}

@@ -82,22 +82,36 @@ func (o *OverAgg) SnapshotState(id uint64, out StateWriter) error {
 
 // CaptureState implements CopyOnWriteSnapshotter. A full capture marks
 // every partition changed first (pointer work only; the writing happens
-// later, copy-on-write), as TopN does.
+// later, copy-on-write), as TopN does, and walks the spilled partitions
+// (over_spill.go).
 func (o *OverAgg) CaptureState(_ uint64, full bool, out StateWriter) error {
+	if o.sp != nil {
+		if _, err := o.ContinueSnapshot(0); err != nil {
+			return err
+		}
+		full = full || !o.ck.track
+	}
 	o.ck.capture(out, full, o.TrackChanges, func(fn func(*overPart)) {
 		for _, p := range o.parts {
 			fn(p)
 		}
 	})
-	return nil
+	return o.captureSpilled(full, out)
 }
 
 // ContinueSnapshot implements CopyOnWriteSnapshotter.
-func (o *OverAgg) ContinueSnapshot(budget int) (bool, error) { return o.ck.cont(budget), nil }
+func (o *OverAgg) ContinueSnapshot(budget int) (bool, error) {
+	if !o.ck.cont(budget) {
+		return false, nil
+	}
+	return o.continueSpilled(budget)
+}
 
-// RestoreState implements Restorer.
+// RestoreState implements Restorer. With spilling, partitions beyond the
+// memory budget are spilled as they are read.
 func (o *OverAgg) RestoreState(scan func(fn func(kg uint16, key, ns, value []byte) error) error) error {
 	o.TrackChanges()
+	n := 0
 	return scan(func(kg uint16, key, _, value []byte) error {
 		p, err := o.decodePart(kg, key, value)
 		if err != nil {
@@ -114,6 +128,12 @@ func (o *OverAgg) RestoreState(scan func(fn func(kg uint16, key, ns, value []byt
 		}
 		if len(p.rows) > 0 {
 			o.recomputeAll(p)
+		}
+		if o.sp != nil {
+			o.addPart(p)
+			if n++; n%1024 == 0 {
+				return o.maybeEvict()
+			}
 		}
 		return nil
 	})

@@ -583,25 +583,39 @@ func TestOverCheckpointRestore(t *testing.T) {
 			t.Errorf("updating OVER table differs from the golden run:\n got %v\nwant %v", tbl, goldT)
 		}
 	}
-	t.Run("savepoint-at-2-restore-at-3", func(t *testing.T) {
-		st, err := checkpoint.NewDirStorage(t.TempDir())
-		if err != nil {
-			t.Fatal(err)
+	// spill: a state memory with room for a partition or two per
+	// subtask, the rest spilled (both OVER operators and the GROUP BY)
+	for _, memory := range []int64{0, 4000} {
+		name := "savepoint-at-2-restore-at-3"
+		if memory > 0 {
+			name += "-spill"
 		}
-		store := newCkStore()
-		sp := runToSavepoint(t, st, ovCkJob, ckJobOpts{par: 2, store: store}, 2)
-		if len(store.committed["over"]) == 0 || len(store.committed["overupd"]) == 0 {
-			t.Fatal("nothing committed before the savepoint: the restore proves nothing")
-		}
-		cp, err := st.Open(sp.Dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg2 := ckConfig(t, st, 50*time.Millisecond, nil)
-		cfg2.Restore = &cp
-		if err := Run(context.Background(), ovCkJob(ckJobOpts{par: 3, store: store, ck: cfg2})); err != nil {
-			t.Fatalf("run 2: %v", err)
-		}
-		check(t, store)
-	})
+		t.Run(name, func(t *testing.T) {
+			st, err := checkpoint.NewDirStorage(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			store := newCkStore()
+			sp := runToSavepoint(t, st, ovCkJob, ckJobOpts{par: 2, store: store, memory: memory}, 2)
+			if len(store.committed["over"]) == 0 || len(store.committed["overupd"]) == 0 {
+				t.Fatal("nothing committed before the savepoint: the restore proves nothing")
+			}
+			cp, err := st.Open(sp.Dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg2 := ckConfig(t, st, 50*time.Millisecond, nil)
+			cfg2.Restore = &cp
+			spec := ovCkJob(ckJobOpts{par: 3, store: store, ck: cfg2, memory: memory})
+			if err := Run(context.Background(), spec); err != nil {
+				t.Fatalf("run 2: %v", err)
+			}
+			check(t, store)
+			if memory > 0 {
+				if ss, ok := spec.Vertices[1].Spill(); !ok || ss.Evicted == 0 || ss.Reloaded == 0 {
+					t.Errorf("the event-time OVER evicted %d and reloaded %d partitions: it did not spill", ss.Evicted, ss.Reloaded)
+				}
+			}
+		})
+	}
 }
