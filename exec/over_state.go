@@ -104,7 +104,11 @@ func (o *OverAgg) ContinueSnapshot(budget int) (bool, error) {
 	if !o.ck.cont(budget) {
 		return false, nil
 	}
-	return o.continueSpilled(budget)
+	done, err := o.continueSpilled(budget)
+	if done && o.sp != nil {
+		o.sp.unstick() // the capture's partitions are clean now
+	}
+	return done, err
 }
 
 // RestoreState implements Restorer. With spilling, partitions beyond the
