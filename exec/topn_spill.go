@@ -93,6 +93,7 @@ type topnSpill struct {
 	wins  map[int64]*topnWin // TopNWindow: windows that spilled partitions
 	out   StateWriter        // the full capture walking the snapshot
 	kbuf  []byte             // a space key
+	fired int64              // partitions fired from the space (for tests)
 }
 
 // topnWin is what a window that spilled partitions keeps.
@@ -423,6 +424,7 @@ func (t *TopN) fireSpilled(end int64, ps []*topnPart, out Emitter) error {
 			if err != nil {
 				return err
 			}
+			sp.fired++
 		}
 		if err := t.firePart(p, out); err != nil {
 			return err
