@@ -226,3 +226,94 @@ func TestTopNSpillSameOutput(t *testing.T) {
 	}
 	t.Logf("evicted %d partitions, reloaded %d (%d fired from the space)", evicted, reloaded, firedSpilled)
 }
+
+// TestTopNSpillRestore: restoring a checkpoint of thousands of partitions
+// into a TopN with room for a few hundred spills as it reads (every 1024
+// partitions, and at the end); the restored operator then emits and
+// checkpoints what an in-memory one restored from the same checkpoint does.
+func TestTopNSpillRestore(t *testing.T) {
+	store := openTestSpill(t)
+	for _, mode := range []TopNMode{TopNUnbounded, TopNWindow, TopNKeepFirst} {
+		t.Run(mode.String(), func(t *testing.T) {
+			cfg := TopNConfig{Width: 3, Mode: mode, Partition: []int{0, 2}, WindowEnd: 2, TimeCol: 2, Order: []SortKey{{Col: 1}}, Lo: 1, Hi: 2, RankNumber: true}
+			if mode == TopNKeepFirst {
+				cfg.Partition, cfg.Order, cfg.Hi = []int{0}, []SortKey{{Col: 2}}, 1
+			}
+			r := rand.New(rand.NewPCG(5, uint64(mode)))
+			row := func() types.Row {
+				return types.Row{types.StringValue(fmt.Sprintf("k%04d", r.IntN(5000))), types.BigIntValue(int64(r.IntN(100))),
+					types.TimestampValue(int64(1 + r.IntN(4)*100))}
+			}
+			src, err := NewTopN(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := &types.Batch{}
+			for range 12000 {
+				b.Append(row(), types.Insert)
+			}
+			if err := src.Process(0, b, discard{}); err != nil {
+				t.Fatal(err)
+			}
+			var ck stateLog
+			if err := src.SnapshotState(1, &ck); err != nil {
+				t.Fatal(err)
+			}
+			model := map[string]string{}
+			ck.applyTo(t, model)
+			mem, err := NewTopN(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sp, err := NewTopN(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			budget := 300 * (topnPartBytes + 6 + 2*topnRowBytes(b.Rows[0]))
+			sp.EnableSpill(store.Space(), budget)
+			defer sp.Close()
+			restoreFrom(t, mem, model)
+			restoreFrom(t, sp, model)
+			st := sp.SpillStats()
+			if st.Resident > budget || st.Spilled < int64(len(model))/2 || int64(len(sp.parts))+st.Spilled != int64(len(model)) {
+				t.Fatalf("%d partitions restored: %+v, %d resident", len(model), st, len(sp.parts))
+			}
+			var memOut, spOut aggCollector
+			b = &types.Batch{}
+			for range 3000 {
+				b.Append(row(), types.Insert)
+			}
+			if err := mem.Process(0, cloneBatch(b), &memOut); err != nil {
+				t.Fatal(err)
+			}
+			if err := sp.Process(0, cloneBatch(b), &spOut); err != nil {
+				t.Fatal(err)
+			}
+			if err := mem.OnWatermark(250, &memOut); err != nil {
+				t.Fatal(err)
+			}
+			if err := sp.OnWatermark(250, &spOut); err != nil {
+				t.Fatal(err)
+			}
+			if got, want := spOut.take(), memOut.take(); !slices.Equal(got, want) {
+				t.Fatalf("after the restore: %d output rows, want %d", len(got), len(want))
+			}
+			var memCk, spCk stateLog
+			memM, spM := maps.Clone(model), maps.Clone(model)
+			if err := mem.SnapshotState(2, &memCk); err != nil {
+				t.Fatal(err)
+			}
+			if err := sp.SnapshotState(2, &spCk); err != nil {
+				t.Fatal(err)
+			}
+			memCk.applyTo(t, memM)
+			spCk.applyTo(t, spM)
+			if !maps.Equal(memM, spM) {
+				t.Fatalf("the checkpoints after the restore differ: %d keys, want %d", len(spM), len(memM))
+			}
+			if st := sp.SpillStats(); st.Reloaded == 0 {
+				t.Fatalf("nothing reloaded: %+v", st)
+			}
+		})
+	}
+}
