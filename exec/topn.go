@@ -52,7 +52,8 @@
 // columns) to the partition: its entries sorted by (ORDER BY keys, arrival
 // sequence), each a copy of the input row (input rows live in arenas that
 // must not be pinned) and its sequence number. topn_state.go checkpoints
-// it.
+// it; with a memory budget, topn_spill.go keeps part of it in a spill
+// space.
 package exec
 
 import (

@@ -34,7 +34,7 @@ package exec
 // as a resident one: same rows, same ranks, and the same deletion for the
 // next capture (a reloaded partition counts as persisted). So the output
 // is identical to the in-memory operator's, in the same order. The price:
-// the listing holds a key and 40 bytes per spilled partition of the
+// the listing holds a key and about 32 bytes per spilled partition of the
 // firing window while it fires.
 //
 // Held first rows (TopNKeepFirst on event time) wait in a timer heap that
@@ -59,7 +59,9 @@ package exec
 // write it from memory (the walk writes it, from the snapshot), and if it
 // changes, copy-on-write marks it for the next capture only. So no key is
 // written twice in one capture. A reloaded partition counts as persisted,
-// so that its deletion (it emptied, or its window fired) is written.
+// so that its deletion (it emptied, or its window fired) is written. The
+// price: partitions changed since the last checkpoint stay in memory until
+// a capture has written them, whatever the budget.
 //
 // The estimate counts per partition its struct, map entry, clock and
 // window slots and key, and per stored row its entry, values and strings.
