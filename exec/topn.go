@@ -52,7 +52,8 @@
 // columns) to the partition: its entries sorted by (ORDER BY keys, arrival
 // sequence), each a copy of the input row (input rows live in arenas that
 // must not be pinned) and its sequence number. topn_state.go checkpoints
-// it.
+// it; with a memory budget, topn_spill.go keeps part of it in a spill
+// space.
 package exec
 
 import (
@@ -178,6 +179,7 @@ type TopN struct {
 
 	out aggOut
 	ck  markCOW[*topnPart] // topn_state.go
+	sp  *topnSpill         // nil unless spilling (topn_spill.go)
 }
 
 var (
@@ -203,6 +205,13 @@ type topnPart struct {
 	touched bool
 	oldFrom int32 // TopN.old[oldFrom:oldTo] is the output before the batch
 	oldTo   int32
+	slot    int32 // TopNWindow: the partition's index in its window's list
+	// spilling (topn_spill.go): the clock's index, creation order, used
+	// since the clock hand passed, moved to the spill space
+	idx     int32
+	born    uint64
+	ref     bool
+	evicted bool
 }
 
 // topnOut is one output row of a partition: a stored row and its rank.
@@ -293,6 +302,14 @@ func (t *TopN) LateRows() int64 { return t.lateRows.Load() }
 
 // Process implements Operator.
 func (t *TopN) Process(_ int, b *types.Batch, out Emitter) error {
+	err := t.process(b, out)
+	if t.sp != nil && err == nil {
+		err = t.maybeEvict()
+	}
+	return err
+}
+
+func (t *TopN) process(b *types.Batch, out Emitter) error {
 	for _, r := range b.Rows {
 		if len(r) != t.width {
 			return fmt.Errorf("top-n: got a row of %d columns, want %d", len(r), t.width)
@@ -315,6 +332,12 @@ func (t *TopN) Process(_ int, b *types.Batch, out Emitter) error {
 	for i, row := range b.Rows {
 		t.keyBuf = appendGroupKey(t.keyBuf[:0], row, t.part)
 		p := t.parts[string(t.keyBuf)]
+		if t.sp != nil {
+			var err error
+			if p, err = t.spilledPart(p, row); err != nil {
+				return err
+			}
+		}
 		if b.Kind(i).IsRetract() {
 			if p == nil || p.dead {
 				continue
@@ -359,10 +382,18 @@ func (t *TopN) Process(_ int, b *types.Batch, out Emitter) error {
 }
 
 func (t *TopN) newPart(row types.Row) *topnPart {
-	p := &topnPart{keyedPart: keyedPart{key: string(t.keyBuf), kg: uint16(types.KeyHash(row, t.part) % uint64(t.maxGroups))}}
+	p := &topnPart{keyedPart: keyedPart{key: string(t.keyBuf), kg: t.keyGroup(row)}}
 	t.parts[p.key] = p
 	t.ck.changing(p)
+	if t.sp != nil {
+		t.spillAdd(p, true)
+	}
 	return p
+}
+
+// keyGroup is the key group of row's partition.
+func (t *TopN) keyGroup(row types.Row) uint16 {
+	return uint16(types.KeyHash(row, t.part) % uint64(t.maxGroups))
 }
 
 // change is called before p changes (copy on write for checkpoints).
@@ -486,6 +517,9 @@ func (t *TopN) kill(p *topnPart) {
 	p.dead = true
 	if !t.ck.track {
 		delete(t.parts, p.key)
+		if t.sp != nil {
+			t.spillDrop(p)
+		}
 	}
 }
 
@@ -647,6 +681,9 @@ func (t *TopN) insert(p *topnPart, pos int, row types.Row) {
 // cloneRow copies an input row (it lives in an arena that must not be
 // pinned), into a row the operator released earlier when there is one.
 func (t *TopN) cloneRow(row types.Row) types.Row {
+	if t.sp != nil {
+		t.sp.mem += topnRowBytes(row)
+	}
 	if n := len(t.free); n > 0 {
 		r := t.free[n-1]
 		t.free = t.free[:n-1]
@@ -660,6 +697,9 @@ func (t *TopN) cloneRow(row types.Row) types.Row {
 // this batch's diff lists, so it is reused only from the next batch on
 // (recycle).
 func (t *TopN) release(r types.Row) {
+	if t.sp != nil {
+		t.sp.mem -= topnRowBytes(r)
+	}
 	if len(t.freeing) < maxFreeRows {
 		t.freeing = append(t.freeing, r)
 	}
@@ -721,6 +761,12 @@ func (t *TopN) processWindow(rows []types.Row) error {
 		}
 		t.keyBuf = appendGroupKey(t.keyBuf[:0], row, t.part)
 		p := t.parts[string(t.keyBuf)]
+		if t.sp != nil {
+			var err error
+			if p, err = t.spilledPart(p, row); err != nil {
+				return err
+			}
+		}
 		switch {
 		case p == nil:
 			p = t.newPart(row)
@@ -747,6 +793,7 @@ func (t *TopN) openWindow(p *topnPart, end int64) {
 	if !ok {
 		heap.Push(&t.ends, end)
 	}
+	p.slot = int32(len(ps))
 	t.windows[end] = append(ps, p)
 }
 
@@ -756,6 +803,14 @@ func (t *TopN) OnWatermark(wm int64, out Emitter) error {
 	if wm <= t.wm {
 		return nil
 	}
+	err := t.onWatermark(wm, out)
+	if t.sp != nil && err == nil {
+		err = t.maybeEvict()
+	}
+	return err
+}
+
+func (t *TopN) onWatermark(wm int64, out Emitter) error {
 	t.wm = wm
 	switch t.mode {
 	case TopNWindow:
@@ -763,26 +818,28 @@ func (t *TopN) OnWatermark(wm int64, out Emitter) error {
 			end := heap.Pop(&t.ends).(int64)
 			ps := t.windows[end]
 			delete(t.windows, end)
-			for _, p := range ps {
-				var err error
-				t.eachRank(p, func(i int, rank int64) {
-					if err == nil {
-						t.emitRow(types.Insert, p.rows[i].row, rank)
-						if t.out.full() {
-							err = t.out.flush(out)
-						}
-					}
-				})
-				if err != nil {
+			if t.sp != nil && t.sp.wins[end] != nil {
+				if err := t.fireSpilled(end, ps, out); err != nil {
 					return err
 				}
-				t.kill(p)
+				continue
+			}
+			for _, p := range ps {
+				if err := t.firePart(p, out); err != nil {
+					return err
+				}
 			}
 		}
 	case TopNKeepFirst:
 		for len(t.timers) > 0 && t.timers[0].ts <= wm {
 			tm := heap.Pop(&t.timers).(topnTimer)
 			p := tm.p
+			if p.evicted { // spilled since: the partition of its key now
+				var err error
+				if p, err = t.evictedPart(p); err != nil {
+					return err
+				}
+			}
 			if p.dead || p.emitted || len(p.rows) == 0 || p.rows[0].seq != tm.seq {
 				continue // replaced by an earlier row
 			}
@@ -799,6 +856,24 @@ func (t *TopN) OnWatermark(wm int64, out Emitter) error {
 	}
 	t.recycle()
 	return t.out.flush(out)
+}
+
+// firePart emits the rows of a window partition ranked Lo..Hi and drops it.
+func (t *TopN) firePart(p *topnPart, out Emitter) error {
+	var err error
+	t.eachRank(p, func(i int, rank int64) {
+		if err == nil {
+			t.emitRow(types.Insert, p.rows[i].row, rank)
+			if t.out.full() {
+				err = t.out.flush(out)
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	t.kill(p)
+	return nil
 }
 
 // ---- TopNKeepFirst ----
@@ -821,6 +896,12 @@ func (t *TopN) processFirst(rows []types.Row, out Emitter) error {
 		}
 		t.keyBuf = appendGroupKey(t.keyBuf[:0], row, t.part)
 		p := t.parts[string(t.keyBuf)]
+		if t.sp != nil {
+			var err error
+			if p, err = t.spilledPart(p, row); err != nil {
+				return err
+			}
+		}
 		if p == nil {
 			p = t.newPart(row)
 		}

@@ -39,7 +39,12 @@ var (
 func (t *TopN) TrackChanges() { t.ck.start(t.writePart) }
 
 // writePart writes a captured partition (writeKeyedPart).
-func (t *TopN) writePart(p *topnPart) { writeKeyedPart(&t.ck, p, t.parts, t.encodePart) }
+func (t *TopN) writePart(p *topnPart) {
+	writeKeyedPart(&t.ck, p, t.parts, t.encodePart)
+	if t.sp != nil && p.dead && t.parts[p.key] != p {
+		t.spillDrop(p) // its deletion is written: it left the map
+	}
+}
 
 func (t *TopN) encodePart(dst []byte, p *topnPart) []byte {
 	dst = binary.AppendUvarint(dst, topnStateFormat)
@@ -71,23 +76,46 @@ func (t *TopN) SnapshotState(id uint64, out StateWriter) error {
 // CaptureState implements CopyOnWriteSnapshotter. A full capture marks
 // every partition changed first: unlike GroupAgg's epochs, that walks the
 // partitions in the synchronous phase (pointer work only; the writing
-// still happens later, copy-on-write).
+// still happens later, copy-on-write). With spilling, a full capture also
+// walks the spilled partitions (topn_spill.go).
 func (t *TopN) CaptureState(_ uint64, full bool, out StateWriter) error {
+	if t.sp != nil {
+		if _, err := t.ContinueSnapshot(0); err != nil {
+			return err
+		}
+		full = full || !t.ck.track
+	}
 	t.ck.capture(out, full, t.TrackChanges, func(fn func(*topnPart)) {
 		for _, p := range t.parts {
 			fn(p)
 		}
 	})
+	if t.sp != nil {
+		return t.captureSpilled(full, out)
+	}
 	return nil
 }
 
 // ContinueSnapshot implements CopyOnWriteSnapshotter.
-func (t *TopN) ContinueSnapshot(budget int) (bool, error) { return t.ck.cont(budget), nil }
+func (t *TopN) ContinueSnapshot(budget int) (bool, error) {
+	if !t.ck.cont(budget) {
+		return false, nil
+	}
+	if t.sp == nil {
+		return true, nil
+	}
+	done, err := t.continueSpilled(budget)
+	if done {
+		t.sp.unstick() // the capture's partitions are clean now
+	}
+	return done, err
+}
 
-// RestoreState implements Restorer.
+// RestoreState implements Restorer. With spilling, partitions beyond the
+// memory budget are spilled as they are read (every 1024 partitions).
 func (t *TopN) RestoreState(scan func(fn func(kg uint16, key, ns, value []byte) error) error) error {
 	t.TrackChanges()
-	var restored []*topnPart
+	n := 0
 	err := scan(func(kg uint16, key, _, value []byte) error {
 		p, err := t.decodePart(kg, key, value)
 		if err != nil {
@@ -95,13 +123,6 @@ func (t *TopN) RestoreState(scan func(fn func(kg uint16, key, ns, value []byte) 
 		}
 		p.persisted = true
 		t.parts[p.key] = p
-		restored = append(restored, p)
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	for _, p := range restored {
 		for _, e := range p.rows {
 			t.seq = max(t.seq, e.seq+1)
 		}
@@ -119,8 +140,19 @@ func (t *TopN) RestoreState(scan func(fn func(kg uint16, key, ns, value []byte) 
 			e := p.rows[0]
 			heap.Push(&t.timers, topnTimer{ts: e.row[t.timeCol].I, seq: e.seq, p: p})
 		}
+		if t.sp != nil {
+			t.spillAdd(p, true)
+			t.spillRows(p, 1)
+			if n++; n%1024 == 0 {
+				return t.maybeEvict()
+			}
+		}
+		return nil
+	})
+	if err == nil && t.sp != nil {
+		err = t.maybeEvict()
 	}
-	return nil
+	return err
 }
 
 func (t *TopN) decodePart(kg uint16, key, value []byte) (*topnPart, error) {
