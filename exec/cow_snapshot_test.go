@@ -390,6 +390,7 @@ func TestCopyOnWriteSnapshots(t *testing.T) {
 		}
 		return string(op.encodePart(nil, p))
 	}
+	var timedSpillers [2][]Spiller // the interval and window join's spill variants
 	cases := []struct {
 		name    string
 		op      func() CopyOnWriteSnapshotter
@@ -486,6 +487,40 @@ func TestCopyOnWriteSnapshots(t *testing.T) {
 				t.Fatal(err)
 			}
 			return j
+		}, false, nil}, struct {
+			name    string
+			op      func() CopyOnWriteSnapshotter
+			retract bool
+			canon   func(string) string
+		}{"interval-spill/" + kind.String(), func() CopyOnWriteSnapshotter {
+			// room for two to four keys: the clean ones are spilled, and
+			// reloaded or expired from the space, all the time
+			j, err := NewIntervalJoin(IntervalJoinConfig{Kind: kind, LeftKeys: []int{0}, RightKeys: []int{0}, LeftWidth: 3, RightWidth: 3,
+				LeftTime: 1, RightTime: 1, Lower: -40, Upper: 20})
+			if err != nil {
+				t.Fatal(err)
+			}
+			j.EnableSpill(spill.Space(), 1500)
+			timedSpillers[0] = append(timedSpillers[0], j)
+			t.Cleanup(func() { j.Close() })
+			return j
+		}, false, nil}, struct {
+			name    string
+			op      func() CopyOnWriteSnapshotter
+			retract bool
+			canon   func(string) string
+		}{"window-spill/" + kind.String(), func() CopyOnWriteSnapshotter {
+			// every row has its own window end here, so keys hold one or
+			// two rows: room for about four
+			j, err := NewWindowJoin(WindowJoinConfig{Kind: kind, LeftKeys: []int{0, 1}, RightKeys: []int{0, 1}, LeftWidth: 3, RightWidth: 3,
+				LeftEnd: 1, RightEnd: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			j.EnableSpill(spill.Space(), 1500)
+			timedSpillers[1] = append(timedSpillers[1], j)
+			t.Cleanup(func() { j.Close() })
+			return j
 		}, false, nil})
 	}
 	for _, c := range cases {
@@ -506,6 +541,23 @@ func TestCopyOnWriteSnapshots(t *testing.T) {
 			}
 		})
 	}
+	for i, name := range []string{"interval-spill", "window-spill"} {
+		var st SpillStats
+		for _, sp := range timedSpillers[i] {
+			st = st.add(sp.SpillStats())
+		}
+		t.Logf("%s: %d keys evicted, %d reloaded", name, st.Evicted, st.Reloaded)
+		if len(timedSpillers[i]) > 0 && (st.Evicted < 1000 || st.Reloaded < 200) {
+			t.Errorf("%s: %d keys evicted and %d reloaded: spilling is not exercised", name, st.Evicted, st.Reloaded)
+		}
+	}
+}
+
+// add sums the counters of two operators' figures.
+func (s SpillStats) add(o SpillStats) SpillStats {
+	s.Evicted += o.Evicted
+	s.Reloaded += o.Reloaded
+	return s
 }
 
 // TestWindowCopyOnWriteManyGroups is TestCopyOnWriteSnapshots for window
