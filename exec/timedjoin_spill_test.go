@@ -1,0 +1,188 @@
+package exec
+
+import (
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/weirsql/weir/sql/expr"
+	"github.com/weirsql/weir/sql/types"
+)
+
+// timedSpillOp is an interval or window join.
+type timedSpillOp interface {
+	Operator
+	WatermarkHandler
+	CopyOnWriteSnapshotter
+	Restorer
+	Spiller
+	Closer
+}
+
+// TestTimedJoinSpill runs interval and window joins of every kind in
+// memory and with room for a few keys side by side on random input (both
+// sides, 40 keys, rows [k, ts or window end, v], a residual l.v <> r.v),
+// with watermarks, captures written a few entries at a time, and restores
+// of each from its own captures: they must emit the same rows in the same
+// order after every step, and their captures, applied in order, must hold
+// the same state. The "wide" variants keep thousands of rows, so that
+// restores spill while reading. At the end every spilled key must be gone
+// and the spilling runs must have evicted, reloaded and (interval join)
+// expired spilled keys.
+func TestTimedJoinSpill(t *testing.T) {
+	store := openTestSpill(t)
+	res, err := expr.NewBinary(expr.OpNE, &expr.Column{Index: 2, Typ: types.TBigInt}, &expr.Column{Index: 5, Typ: types.TBigInt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type variant struct {
+		window bool
+		span   int64 // interval: -Lower and Upper; window: its size
+	}
+	variants := map[string]variant{
+		"interval": {false, 150}, "interval-wide": {false, 8000},
+		"window": {true, 400}, "window-wide": {true, 8000},
+	}
+	for _, name := range slices.Sorted(maps.Keys(variants)) {
+		v := variants[name]
+		for _, kind := range []JoinKind{JoinInner, JoinLeft, JoinRight, JoinFull} {
+			t.Run(name+"/"+kind.String(), func(t *testing.T) {
+				newOp := func() timedSpillOp {
+					if v.window {
+						j, err := NewWindowJoin(WindowJoinConfig{Kind: kind, LeftKeys: []int{0, 1}, RightKeys: []int{0, 1},
+							LeftWidth: 3, RightWidth: 3, LeftEnd: 1, RightEnd: 1, Residual: res})
+						if err != nil {
+							t.Fatal(err)
+						}
+						return j
+					}
+					j, err := NewIntervalJoin(IntervalJoinConfig{Kind: kind, LeftKeys: []int{0}, RightKeys: []int{0},
+						LeftWidth: 3, RightWidth: 3, LeftTime: 1, RightTime: 1, Lower: -v.span, Upper: v.span / 2, Residual: res})
+					if err != nil {
+						t.Fatal(err)
+					}
+					return j
+				}
+				var stats SpillStats
+				var spilledAtWM int64 // keys spilled when a watermark came
+				bigRestores := 0      // restores of more than 1,024 entries
+				for seed := uint64(1); seed <= 4; seed++ {
+					rng := rand.New(rand.NewPCG(seed, 11))
+					mem, sp := newOp(), newOp()
+					mem.TrackChanges()
+					sp.EnableSpill(store.Space(), 3000)
+					sp.TrackChanges()
+					var outMem, outSp aggCollector
+					stMem, stSp := map[string]string{}, map[string]string{}
+					check := func(step int, what string) {
+						t.Helper()
+						if a, b := outMem.take(), outSp.take(); !slices.Equal(a, b) {
+							t.Fatalf("seed %d step %d (%s): output differs: %d rows in memory, %d spilling\n%s", seed, step, what, len(a), len(b), diffRows(b, a))
+						}
+					}
+					ts, wm, captured := int64(1000), int64(0), false
+					for step := range 1500 {
+						switch p := rng.IntN(100); {
+						case p < 70:
+							side := rng.IntN(2)
+							b := &types.Batch{}
+							for range 1 + rng.IntN(6) {
+								ts += int64(rng.IntN(12))
+								at := ts + int64(rng.IntN(40)) // jitter, below the watermark lag
+								if v.window {
+									at = (at/v.span + 1) * v.span
+								}
+								b.Append(types.Row{types.BigIntValue(int64(rng.IntN(40))), types.TimestampValue(at), types.BigIntValue(int64(rng.IntN(4)))}, types.Insert)
+							}
+							if err := mem.Process(side, cloneBatch(b), &outMem); err != nil {
+								t.Fatal(err)
+							}
+							if err := sp.Process(side, b, &outSp); err != nil {
+								t.Fatal(err)
+							}
+							check(step, "batch")
+						case p < 85:
+							if ts-50 <= wm {
+								continue
+							}
+							wm = ts - 50
+							spilledAtWM += sp.SpillStats().Spilled
+							if err := mem.OnWatermark(wm, &outMem); err != nil {
+								t.Fatal(err)
+							}
+							if err := sp.OnWatermark(wm, &outSp); err != nil {
+								t.Fatal(err)
+							}
+							check(step, "watermark")
+						case p < 97:
+							full := rng.IntN(3) == 0
+							captureInto(t, mem, step, full, stMem, rng)
+							captureInto(t, sp, step, full, stSp, rng)
+							captured = true
+							if !maps.Equal(stMem, stSp) {
+								t.Fatalf("seed %d step %d: captured state differs: %d entries in memory, %d spilling", seed, step, len(stMem), len(stSp))
+							}
+						default:
+							if !captured {
+								continue
+							}
+							// restore both from their last captures; the
+							// watermark is not state: hand it over
+							st := sp.SpillStats()
+							stats.Evicted += st.Evicted
+							stats.Reloaded += st.Reloaded
+							sp.Close()
+							mem, sp = newOp(), newOp()
+							sp.EnableSpill(store.Space(), 3000)
+							restoreFrom(t, mem, stMem)
+							restoreFrom(t, sp, stSp)
+							if len(stSp) > 1024 {
+								bigRestores++
+								if sp.SpillStats().Spilled == 0 {
+									t.Fatalf("seed %d step %d: a restore of %d entries spilled nothing", seed, step, len(stSp))
+								}
+							}
+							if wm != 0 {
+								if err := mem.OnWatermark(wm, &outMem); err != nil {
+									t.Fatal(err)
+								}
+								if err := sp.OnWatermark(wm, &outSp); err != nil {
+									t.Fatal(err)
+								}
+							}
+							check(step, "restore")
+						}
+					}
+					if err := mem.OnWatermark(MaxWatermark, &outMem); err != nil {
+						t.Fatal(err)
+					}
+					if err := sp.OnWatermark(MaxWatermark, &outSp); err != nil {
+						t.Fatal(err)
+					}
+					check(-1, "end")
+					st := sp.SpillStats()
+					if st.Spilled != 0 || st.Resident != 0 {
+						t.Fatalf("seed %d: %d keys spilled, %d bytes resident after the last watermark", seed, st.Spilled, st.Resident)
+					}
+					captureInto(t, mem, 9999, false, stMem, rng)
+					captureInto(t, sp, 9999, false, stSp, rng)
+					if len(stMem) != 0 || len(stSp) != 0 {
+						t.Fatalf("seed %d: %d and %d entries left after the last watermark", seed, len(stMem), len(stSp))
+					}
+					stats.Evicted += st.Evicted
+					stats.Reloaded += st.Reloaded
+					sp.Close()
+				}
+				t.Logf("%d keys evicted, %d reloaded; %d spilled at watermarks; %d restores of over 1,024 entries", stats.Evicted, stats.Reloaded, spilledAtWM, bigRestores)
+				if strings.HasSuffix(name, "-wide") && bigRestores == 0 {
+					t.Fatal("no restore read more than 1,024 entries")
+				}
+				if stats.Evicted < 2000 || stats.Reloaded < 500 || spilledAtWM < 1000 {
+					t.Fatalf("%d keys evicted, %d reloaded, %d spilled at watermarks: the test does not exercise spilling", stats.Evicted, stats.Reloaded, spilledAtWM)
+				}
+			})
+		}
+	}
+}
