@@ -510,8 +510,8 @@ func TestCopyOnWriteSnapshots(t *testing.T) {
 			retract bool
 			canon   func(string) string
 		}{"window-spill/" + kind.String(), func() CopyOnWriteSnapshotter {
-			// every row has its own window end here, so keys hold one or
-			// two rows: room for about four
+			// windows of 40 ms (coarseWindowJoin), so that keys get
+			// several rows and are reloaded; room for a few keys
 			j, err := NewWindowJoin(WindowJoinConfig{Kind: kind, LeftKeys: []int{0, 1}, RightKeys: []int{0, 1}, LeftWidth: 3, RightWidth: 3,
 				LeftEnd: 1, RightEnd: 1})
 			if err != nil {
@@ -520,7 +520,7 @@ func TestCopyOnWriteSnapshots(t *testing.T) {
 			j.EnableSpill(spill.Space(), 1500)
 			timedSpillers[1] = append(timedSpillers[1], j)
 			t.Cleanup(func() { j.Close() })
-			return j
+			return coarseWindowJoin{j}
 		}, false, nil})
 	}
 	for _, c := range cases {
@@ -645,4 +645,19 @@ func TestWindowCopyOnWriteManyGroups(t *testing.T) {
 	if evicted < 1000 || compacted < 10 {
 		t.Fatalf("the spill variants evicted %d groups and compacted %d buckets", evicted, compacted)
 	}
+}
+
+// coarseWindowJoin rounds the window end (column 1) of its input rows up
+// to a multiple of 40 ms.
+type coarseWindowJoin struct{ *WindowJoin }
+
+func (c coarseWindowJoin) Process(input int, b *types.Batch, out Emitter) error {
+	for i, r := range b.Rows {
+		r = slices.Clone(r)
+		if r[1].Kind == types.Timestamp {
+			r[1].I = (r[1].I/40 + 1) * 40
+		}
+		b.Rows[i] = r
+	}
+	return c.WindowJoin.Process(input, b, out)
 }

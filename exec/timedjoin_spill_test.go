@@ -42,8 +42,8 @@ func TestTimedJoinSpill(t *testing.T) {
 		span   int64 // interval: -Lower and Upper; window: its size
 	}
 	variants := map[string]variant{
-		"interval": {false, 150}, "interval-wide": {false, 8000},
-		"window": {true, 400}, "window-wide": {true, 8000},
+		"interval": {false, 150}, "interval-wide": {false, 16000},
+		"window": {true, 400}, "window-wide": {true, 16000},
 	}
 	for _, name := range slices.Sorted(maps.Keys(variants)) {
 		v := variants[name]
@@ -83,7 +83,26 @@ func TestTimedJoinSpill(t *testing.T) {
 						}
 					}
 					ts, wm, captured := int64(1000), int64(0), false
+					// captures stay open over the following steps and are
+					// written a few entries at a time, by each operator at
+					// its own pace (a spilled key is one space entry)
+					var capMem, capSp *openCapture
+					finished := func(step int) {
+						t.Helper()
+						if capMem == nil || !capMem.done || !capSp.done {
+							return
+						}
+						capMem, capSp, captured = nil, nil, true
+						if !maps.Equal(stMem, stSp) {
+							t.Fatalf("seed %d step %d: captured state differs: %d entries in memory, %d spilling", seed, step, len(stMem), len(stSp))
+						}
+					}
 					for step := range 1500 {
+						if capMem != nil && rng.IntN(2) == 0 {
+							capMem.cont(t, mem, 1+rng.IntN(4), stMem)
+							capSp.cont(t, sp, 1+rng.IntN(4), stSp)
+							finished(step)
+						}
 						switch p := rng.IntN(100); {
 						case p < 70:
 							side := rng.IntN(2)
@@ -117,14 +136,19 @@ func TestTimedJoinSpill(t *testing.T) {
 							}
 							check(step, "watermark")
 						case p < 97:
-							full := rng.IntN(3) == 0
-							captureInto(t, mem, step, full, stMem, rng)
-							captureInto(t, sp, step, full, stSp, rng)
-							captured = true
-							if !maps.Equal(stMem, stSp) {
-								t.Fatalf("seed %d step %d: captured state differs: %d entries in memory, %d spilling", seed, step, len(stMem), len(stSp))
+							if capMem != nil {
+								capMem.cont(t, mem, 0, stMem)
+								capSp.cont(t, sp, 0, stSp)
+								finished(step)
 							}
+							full := rng.IntN(3) == 0
+							capMem, capSp = startCapture(t, mem, step, full), startCapture(t, sp, step, full)
 						default:
+							if capMem != nil {
+								capMem.cont(t, mem, 0, stMem)
+								capSp.cont(t, sp, 0, stSp)
+								finished(step)
+							}
 							if !captured {
 								continue
 							}
@@ -162,6 +186,11 @@ func TestTimedJoinSpill(t *testing.T) {
 						t.Fatal(err)
 					}
 					check(-1, "end")
+					if capMem != nil {
+						capMem.cont(t, mem, 0, stMem)
+						capSp.cont(t, sp, 0, stSp)
+						finished(-1)
+					}
 					st := sp.SpillStats()
 					if st.Spilled != 0 || st.Resident != 0 {
 						t.Fatalf("seed %d: %d keys spilled, %d bytes resident after the last watermark", seed, st.Spilled, st.Resident)
@@ -185,4 +214,41 @@ func TestTimedJoinSpill(t *testing.T) {
 			})
 		}
 	}
+}
+
+// openCapture is a capture in progress, written a slice at a time.
+type openCapture struct {
+	log  stateLog
+	full bool
+	done bool
+}
+
+func startCapture(t *testing.T, op CopyOnWriteSnapshotter, id int, full bool) *openCapture {
+	t.Helper()
+	c := &openCapture{full: full}
+	if err := op.CaptureState(uint64(id), full, &c.log); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// cont writes up to budget entries (all if budget <= 0); once the capture
+// is complete it is applied to m, which a full capture replaces.
+func (c *openCapture) cont(t *testing.T, op CopyOnWriteSnapshotter, budget int, m map[string]string) {
+	t.Helper()
+	if c.done {
+		return
+	}
+	done, err := op.ContinueSnapshot(budget)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !done {
+		return
+	}
+	c.done = true
+	if c.full {
+		clear(m)
+	}
+	c.log.applyTo(t, m)
 }
