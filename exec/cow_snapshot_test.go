@@ -43,14 +43,18 @@ func splitStateMapKey(k string) (kg uint16, key, ns []byte) {
 	return kg, b[:n], b[n:]
 }
 
-// restoreFrom builds an operator from a model of its state, in key order.
-func restoreFrom(t *testing.T, op CopyOnWriteSnapshotter, m map[string]string) {
+// restoreFrom builds an operator from a model of its state, in key order;
+// each, if given, is called after the n-th entry is read (n from 1).
+func restoreFrom(t *testing.T, op CopyOnWriteSnapshotter, m map[string]string, each ...func(n int)) {
 	t.Helper()
 	err := op.(Restorer).RestoreState(func(fn func(kg uint16, key, ns, value []byte) error) error {
-		for _, k := range slices.Sorted(maps.Keys(m)) {
+		for i, k := range slices.Sorted(maps.Keys(m)) {
 			kg, key, ns := splitStateMapKey(k)
 			if err := fn(kg, key, ns, []byte(m[k])); err != nil {
 				return err
+			}
+			for _, f := range each {
+				f(i + 1)
 			}
 		}
 		return nil
