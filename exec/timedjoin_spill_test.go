@@ -2,6 +2,7 @@ package exec
 
 import (
 	"maps"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/weirsql/weir/sql/expr"
 	"github.com/weirsql/weir/sql/types"
+	"github.com/weirsql/weir/state"
 )
 
 // timedSpillOp is an interval or window join.
@@ -203,6 +205,9 @@ func TestTimedJoinSpill(t *testing.T) {
 					if st.Spilled != 0 || st.Resident != 0 {
 						t.Fatalf("seed %d: %d keys spilled, %d bytes resident after the last watermark", seed, st.Spilled, st.Resident)
 					}
+					if n := spillSpaceLen(t, sp); n != 0 {
+						t.Fatalf("seed %d: %d entries left in the spill space after the last watermark", seed, n)
+					}
 					captureInto(t, mem, 9999, false, stMem, rng)
 					captureInto(t, sp, 9999, false, stSp, rng)
 					if len(stMem) != 0 || len(stSp) != 0 {
@@ -259,4 +264,26 @@ func (c *openCapture) cont(t *testing.T, op CopyOnWriteSnapshotter, budget int, 
 		clear(m)
 	}
 	c.log.applyTo(t, m)
+}
+
+// spillSpaceLen counts the entries of a timed join's spill space.
+func spillSpaceLen(t *testing.T, op timedSpillOp) int {
+	t.Helper()
+	var sp *state.SpillSpace
+	switch j := op.(type) {
+	case *IntervalJoin:
+		sp = j.sp.sp
+	case *WindowJoin:
+		sp = j.sp.sp
+	}
+	snap, err := sp.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snap.Close()
+	n := 0
+	if _, err := snap.Each(math.MaxInt, func(uint16, []byte, []byte) error { n++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
