@@ -255,14 +255,17 @@ func (j *IntervalJoin) OnWatermark(wm int64, out Emitter) error {
 		return nil
 	}
 	j.wm = wm
-	if j.sp != nil {
-		// spilled keys with rows due come back first, so that rows are
-		// dropped in the same order as without spilling
-		if err := j.reloadDue(wm); err != nil {
-			return err
+	for n := 1; ; n++ {
+		if j.sp != nil {
+			// a spilled key comes back when its earliest row is next, so
+			// that rows are dropped in the same order as without spilling
+			if err := j.reloadDue(wm, n); err != nil {
+				return err
+			}
 		}
-	}
-	for len(j.expiry) > 0 && j.expiry[0].expire <= wm {
+		if len(j.expiry) == 0 || j.expiry[0].expire > wm {
+			break
+		}
 		r := j.expiry[0]
 		j.expiry = aggHeapPop(j.expiry, ijLess)
 		if j.sp != nil && r.st&recSpilled != 0 {

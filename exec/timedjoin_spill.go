@@ -36,10 +36,13 @@ package exec
 // Beside it the operator keeps a small in-memory index of its spilled
 // keys: per key its earliest expiry (a min-heap) and a map from the key,
 // which also spares a lookup in the space for keys never spilled. A
-// watermark first reloads every spilled key whose earliest expiry it has
-// reached, and only then pops the heap: every due row is resident, so the
-// rows are dropped (and, unmatched on a preserved side, emitted padded)
-// in the same order as without spilling. A spilled row leaves its record,
+// watermark merges the two heaps: before it pops a row it reloads every
+// spilled key whose earliest expiry is not after that row's, so the row
+// popped is always the next due row of all, and rows are dropped (and,
+// unmatched on a preserved side, emitted padded) in the same order as
+// without spilling, while a key comes back only when its turn comes (a
+// final watermark does not load the whole spilled state at once; every
+// 1,024 rows dropped an eviction round may spill again). A spilled row leaves its record,
 // without its values, marked spilled in the expiry heap; the heap skips
 // it when it comes up, and an eviction round rebuilds the heap when such
 // records outnumber the live ones. (The index entries of reloaded keys are
@@ -237,10 +240,17 @@ func (j *IntervalJoin) reload(sk *ijSpilledKey) (*ijEntry, error) {
 	return e, nil
 }
 
-// reloadDue reloads every spilled key with a row whose expiry is ≤ wm.
-func (j *IntervalJoin) reloadDue(wm int64) error {
+// reloadDue reloads the spilled keys with a row whose expiry is ≤ wm and
+// not after the expiry heap's top: what the watermark drops next. Every
+// 1,024 rows dropped (n) an eviction round may make room again.
+func (j *IntervalJoin) reloadDue(wm int64, n int) error {
 	sp := j.sp
-	for len(sp.due) > 0 && sp.due[0].expire <= wm {
+	if n%1024 == 0 {
+		if err := j.maybeEvict(); err != nil {
+			return err
+		}
+	}
+	for len(sp.due) > 0 && sp.due[0].expire <= wm && (len(j.expiry) == 0 || sp.due[0].expire <= j.expiry[0].expire) {
 		sk := sp.due[0]
 		sp.due = aggHeapPop(sp.due, ijDueLess)
 		if sk.gone {
