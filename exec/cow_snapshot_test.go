@@ -43,14 +43,18 @@ func splitStateMapKey(k string) (kg uint16, key, ns []byte) {
 	return kg, b[:n], b[n:]
 }
 
-// restoreFrom builds an operator from a model of its state, in key order.
-func restoreFrom(t *testing.T, op CopyOnWriteSnapshotter, m map[string]string) {
+// restoreFrom builds an operator from a model of its state, in key order;
+// each, if given, is called after the n-th entry is read (n from 1).
+func restoreFrom(t *testing.T, op CopyOnWriteSnapshotter, m map[string]string, each ...func(n int)) {
 	t.Helper()
 	err := op.(Restorer).RestoreState(func(fn func(kg uint16, key, ns, value []byte) error) error {
-		for _, k := range slices.Sorted(maps.Keys(m)) {
+		for i, k := range slices.Sorted(maps.Keys(m)) {
 			kg, key, ns := splitStateMapKey(k)
 			if err := fn(kg, key, ns, []byte(m[k])); err != nil {
 				return err
+			}
+			for _, f := range each {
+				f(i + 1)
 			}
 		}
 		return nil
@@ -416,6 +420,7 @@ func TestCopyOnWriteSnapshots(t *testing.T) {
 		}
 		return string(op.encodePart(nil, p))
 	}
+	var timedSpillers [2][]Spiller // the interval and window join's spill variants
 	cases := []struct {
 		name    string
 		op      func() CopyOnWriteSnapshotter
@@ -526,6 +531,40 @@ func TestCopyOnWriteSnapshots(t *testing.T) {
 				t.Fatal(err)
 			}
 			return j
+		}, false, nil}, struct {
+			name    string
+			op      func() CopyOnWriteSnapshotter
+			retract bool
+			canon   func(string) string
+		}{"interval-spill/" + kind.String(), func() CopyOnWriteSnapshotter {
+			// room for two to four keys: the clean ones are spilled, and
+			// reloaded or expired from the space, all the time
+			j, err := NewIntervalJoin(IntervalJoinConfig{Kind: kind, LeftKeys: []int{0}, RightKeys: []int{0}, LeftWidth: 3, RightWidth: 3,
+				LeftTime: 1, RightTime: 1, Lower: -40, Upper: 20})
+			if err != nil {
+				t.Fatal(err)
+			}
+			j.EnableSpill(spill.Space(), 1500)
+			timedSpillers[0] = append(timedSpillers[0], j)
+			t.Cleanup(func() { j.Close() })
+			return j
+		}, false, nil}, struct {
+			name    string
+			op      func() CopyOnWriteSnapshotter
+			retract bool
+			canon   func(string) string
+		}{"window-spill/" + kind.String(), func() CopyOnWriteSnapshotter {
+			// windows of 40 ms (coarseWindowJoin), so that keys get
+			// several rows and are reloaded; room for a few keys
+			j, err := NewWindowJoin(WindowJoinConfig{Kind: kind, LeftKeys: []int{0, 1}, RightKeys: []int{0, 1}, LeftWidth: 3, RightWidth: 3,
+				LeftEnd: 1, RightEnd: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			j.EnableSpill(spill.Space(), 1500)
+			timedSpillers[1] = append(timedSpillers[1], j)
+			t.Cleanup(func() { j.Close() })
+			return coarseWindowJoin{j}
 		}, false, nil})
 	}
 	for _, c := range cases {
@@ -577,6 +616,23 @@ func TestCopyOnWriteSnapshots(t *testing.T) {
 			}
 		})
 	}
+	for i, name := range []string{"interval-spill", "window-spill"} {
+		var st SpillStats
+		for _, sp := range timedSpillers[i] {
+			st = st.add(sp.SpillStats())
+		}
+		t.Logf("%s: %d keys evicted, %d reloaded", name, st.Evicted, st.Reloaded)
+		if len(timedSpillers[i]) > 0 && (st.Evicted < 1000 || st.Reloaded < 200) {
+			t.Errorf("%s: %d keys evicted and %d reloaded: spilling is not exercised", name, st.Evicted, st.Reloaded)
+		}
+	}
+}
+
+// add sums the counters of two operators' figures.
+func (s SpillStats) add(o SpillStats) SpillStats {
+	s.Evicted += o.Evicted
+	s.Reloaded += o.Reloaded
+	return s
 }
 
 // TestWindowCopyOnWriteManyGroups is TestCopyOnWriteSnapshots for window
@@ -667,4 +723,19 @@ func TestWindowCopyOnWriteManyGroups(t *testing.T) {
 	if evicted < 1000 || compacted < 10 {
 		t.Fatalf("the spill variants evicted %d groups and compacted %d buckets", evicted, compacted)
 	}
+}
+
+// coarseWindowJoin rounds the window end (column 1) of its input rows up
+// to a multiple of 40 ms.
+type coarseWindowJoin struct{ *WindowJoin }
+
+func (c coarseWindowJoin) Process(input int, b *types.Batch, out Emitter) error {
+	for i, r := range b.Rows {
+		r = slices.Clone(r)
+		if r[1].Kind == types.Timestamp {
+			r[1].I = (r[1].I/40 + 1) * 40
+		}
+		b.Rows[i] = r
+	}
+	return c.WindowJoin.Process(input, b, out)
 }

@@ -70,6 +70,7 @@ type IntervalJoin struct {
 	nextID  uint64
 
 	ck markCOW[stateRec] // join_state.go
+	sp *ijSpill          // timedjoin_spill.go; nil without spilling
 }
 
 var (
@@ -80,6 +81,9 @@ var (
 type ijEntry struct {
 	joinKeyRef
 	recs [2][]*ijRec
+	// spilling (timedjoin_spill.go)
+	idx  int32 // position in the clock
+	used bool  // used since the clock hand last passed
 }
 
 type ijRec struct {
@@ -136,7 +140,10 @@ func (j *IntervalJoin) Process(input int, b *types.Batch, out Emitter) error {
 			return err
 		}
 	}
-	return j.out.flush(out)
+	if err := j.out.flush(out); err != nil {
+		return err
+	}
+	return j.maybeEvict()
 }
 
 func (j *IntervalJoin) processRow(s int, row types.Row) error {
@@ -163,6 +170,12 @@ func (j *IntervalJoin) processRow(s int, row types.Row) error {
 	ts := tv.I
 	key := j.key(s, row)
 	e := j.entries[string(key)]
+	if j.sp != nil {
+		var err error
+		if e, err = j.spillLookup(e, key); err != nil {
+			return err
+		}
+	}
 	matched := false
 	if e != nil {
 		outerO := j.kind.Preserves(o)
@@ -203,10 +216,12 @@ func (j *IntervalJoin) processRow(s int, row types.Row) error {
 	if e == nil {
 		e = &ijEntry{joinKeyRef: joinKeyRef{key: string(key), kg: j.keyGroup(s, row)}}
 		j.entries[e.key] = e
+		j.addEntry(e)
 	}
 	rec := &ijRec{recBase: recBase{row: row, id: j.nextID, side: uint8(s), ref: &e.joinKeyRef}, expire: expire, matched: matched, ent: e}
 	j.nextID++
 	e.recs[s] = append(e.recs[s], rec)
+	j.recAdded(rec)
 	j.pushExpiry(rec)
 	j.markDirty(rec)
 	return nil
@@ -240,9 +255,23 @@ func (j *IntervalJoin) OnWatermark(wm int64, out Emitter) error {
 		return nil
 	}
 	j.wm = wm
-	for len(j.expiry) > 0 && j.expiry[0].expire <= wm {
+	for n := 1; ; n++ {
+		if j.sp != nil {
+			// a spilled key comes back when its earliest row is next, so
+			// that rows are dropped in the same order as without spilling
+			if err := j.reloadDue(wm, n); err != nil {
+				return err
+			}
+		}
+		if len(j.expiry) == 0 || j.expiry[0].expire > wm {
+			break
+		}
 		r := j.expiry[0]
 		j.expiry = aggHeapPop(j.expiry, ijLess)
+		if j.sp != nil && r.st&recSpilled != 0 {
+			j.sp.stale-- // the row's key was spilled: the live row, if any, is another record
+			continue
+		}
 		if j.kind.Preserves(int(r.side)) && !r.matched {
 			j.padded(types.Insert, int(r.side), r.row)
 			if err := j.flushIfFull(out); err != nil {
@@ -251,7 +280,10 @@ func (j *IntervalJoin) OnWatermark(wm int64, out Emitter) error {
 		}
 		j.removeRec(r)
 	}
-	return j.out.flush(out)
+	if err := j.out.flush(out); err != nil {
+		return err
+	}
+	return j.maybeEvict()
 }
 
 // Finish drops (and pads) whatever is left.
@@ -268,8 +300,10 @@ func (j *IntervalJoin) removeRec(r *ijRec) {
 			break
 		}
 	}
+	j.recGone(r)
 	j.forget(r)
 	if len(e.recs[0]) == 0 && len(e.recs[1]) == 0 {
 		delete(j.entries, e.key)
+		j.dropEntry(e)
 	}
 }

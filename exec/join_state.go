@@ -269,24 +269,38 @@ func (j *IntervalJoin) SnapshotState(id uint64, w StateWriter) error {
 	return err
 }
 
-// CaptureState implements CopyOnWriteSnapshotter.
+// CaptureState implements CopyOnWriteSnapshotter. A full capture also
+// walks the spilled keys (timedjoin_spill.go).
 func (j *IntervalJoin) CaptureState(_ uint64, full bool, w StateWriter) error {
+	if _, err := j.ContinueSnapshot(0); err != nil {
+		return err
+	}
+	full = full || !j.ck.track
 	j.ck.capture(w, full, j.TrackChanges, func(fn func(stateRec)) {
 		for _, r := range j.expiry {
-			fn(r)
+			if r.st&recSpilled == 0 { // a spilled key's rows are in the space
+				fn(r)
+			}
 		}
 	})
-	return nil
+	return j.captureSpilled(full, w)
 }
 
 // ContinueSnapshot implements CopyOnWriteSnapshotter.
-func (j *IntervalJoin) ContinueSnapshot(budget int) (bool, error) { return j.ck.cont(budget), nil }
+func (j *IntervalJoin) ContinueSnapshot(budget int) (bool, error) {
+	if !j.ck.cont(budget) {
+		return false, nil
+	}
+	return j.continueSpilled(budget)
+}
 
 // RestoreState implements Restorer: rows whose time has passed are
-// dropped at the first watermark.
+// dropped at the first watermark. With spilling, keys beyond the memory
+// budget are spilled as they are read.
 func (j *IntervalJoin) RestoreState(scan func(fn func(kg uint16, key, ns, value []byte) error) error) error {
 	j.TrackChanges()
-	return scan(func(kg uint16, key, ns, value []byte) error {
+	n := 0
+	err := scan(func(kg uint16, key, ns, value []byte) error {
 		r, err := decodeJoinRecord("interval join", ns, value)
 		if err != nil {
 			return err
@@ -296,17 +310,31 @@ func (j *IntervalJoin) RestoreState(scan func(fn func(kg uint16, key, ns, value 
 			return fmt.Errorf("interval join state: a row of input %d has no time", s)
 		}
 		e := j.entries[string(key)]
+		if e == nil && j.sp != nil { // spilled by an earlier round
+			if e, err = j.spillLookup(e, key); err != nil {
+				return err
+			}
+		}
 		if e == nil {
 			e = &ijEntry{joinKeyRef: joinKeyRef{key: string(key), kg: kg}}
 			j.entries[e.key] = e
+			j.addEntry(e)
 		}
 		rec := &ijRec{recBase: recBase{row: r.row, id: r.id, side: r.side, st: recPersisted, ref: &e.joinKeyRef},
 			expire: j.expireAt(s, r.row[j.timeCol[s]].I), matched: r.assoc != 0, ent: e}
 		e.recs[s] = append(e.recs[s], rec)
+		j.recAdded(rec)
 		j.pushExpiry(rec)
 		j.nextID = max(j.nextID, r.id+1)
+		if n++; n%1024 == 0 {
+			return j.maybeEvict()
+		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	return j.maybeEvict()
 }
 
 // ---- WindowJoin ----
@@ -334,11 +362,19 @@ func (j *WindowJoin) SnapshotState(id uint64, w StateWriter) error {
 	return err
 }
 
-// CaptureState implements CopyOnWriteSnapshotter.
+// CaptureState implements CopyOnWriteSnapshotter. A full capture also
+// walks the spilled keys (timedjoin_spill.go).
 func (j *WindowJoin) CaptureState(_ uint64, full bool, w StateWriter) error {
+	if _, err := j.ContinueSnapshot(0); err != nil {
+		return err
+	}
+	full = full || !j.ck.track
 	j.ck.capture(w, full, j.TrackChanges, func(fn func(stateRec)) {
 		for _, win := range j.pending {
 			for _, e := range win.order {
+				if e == nil {
+					continue // spilled: walked below
+				}
 				for _, list := range e.recs {
 					for _, r := range list {
 						fn(r)
@@ -347,18 +383,25 @@ func (j *WindowJoin) CaptureState(_ uint64, full bool, w StateWriter) error {
 			}
 		}
 	})
-	return nil
+	return j.captureSpilled(full, w)
 }
 
 // ContinueSnapshot implements CopyOnWriteSnapshotter.
-func (j *WindowJoin) ContinueSnapshot(budget int) (bool, error) { return j.ck.cont(budget), nil }
+func (j *WindowJoin) ContinueSnapshot(budget int) (bool, error) {
+	if !j.ck.cont(budget) {
+		return false, nil
+	}
+	return j.continueSpilled(budget)
+}
 
-// RestoreState implements Restorer.
+// RestoreState implements Restorer. With spilling, keys beyond the
+// memory budget are spilled as they are read.
 func (j *WindowJoin) RestoreState(scan func(fn func(kg uint16, key, ns, value []byte) error) error) error {
 	track := j.ck.track
 	j.ck.track = false // restored rows are persisted, not changed
 	defer func() { j.ck.track = track; j.TrackChanges() }()
-	return scan(func(kg uint16, key, ns, value []byte) error {
+	n := 0
+	err := scan(func(kg uint16, key, ns, value []byte) error {
 		r, err := decodeJoinRecord("window join", ns, value)
 		if err != nil {
 			return err
@@ -367,9 +410,19 @@ func (j *WindowJoin) RestoreState(scan func(fn func(kg uint16, key, ns, value []
 		if len(r.row) <= j.endCol[s] || r.row[j.endCol[s]].Kind != types.Timestamp {
 			return fmt.Errorf("window join state: a row of input %d has no window end", s)
 		}
-		rec := j.store(s, r.row, r.row[j.endCol[s]].I, r.id, kg, string(key))
+		rec, err := j.store(s, r.row, r.row[j.endCol[s]].I, r.id, kg, string(key))
+		if err != nil {
+			return err
+		}
 		rec.st = recPersisted
 		j.nextID = max(j.nextID, r.id+1)
+		if n++; n%1024 == 0 {
+			return j.maybeEvict()
+		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	return j.maybeEvict()
 }

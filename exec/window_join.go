@@ -60,6 +60,7 @@ type WindowJoin struct {
 	matched [2][]bool // scratch
 
 	ck markCOW[stateRec] // join_state.go
+	sp *wjSpill          // timedjoin_spill.go; nil without spilling
 }
 
 var (
@@ -68,14 +69,20 @@ var (
 )
 
 type wjWindow struct {
-	end   int64
-	keys  map[string]*wjEntry
-	order []*wjEntry
+	end     int64
+	keys    map[string]*wjEntry
+	order   []*wjEntry // nil where a key is spilled
+	spilled int        // keys in the spill space
 }
 
 type wjEntry struct {
 	joinKeyRef
 	recs [2][]*wjRec
+	win  *wjWindow
+	ord  int32 // place in win.order
+	// spilling (timedjoin_spill.go)
+	idx  int32 // position in the clock
+	used bool  // used since the clock hand last passed
 }
 
 type wjRec struct {
@@ -124,7 +131,10 @@ func (j *WindowJoin) Process(input int, b *types.Batch, out Emitter) error {
 			return err
 		}
 	}
-	return j.out.flush(out)
+	if err := j.out.flush(out); err != nil {
+		return err
+	}
+	return j.maybeEvict()
 }
 
 func (j *WindowJoin) add(s int, row types.Row) error {
@@ -147,13 +157,15 @@ func (j *WindowJoin) add(s int, row types.Row) error {
 		}
 		return nil
 	}
-	j.store(s, row, ev.I, j.nextID, j.keyGroup(s, row), string(j.key(s, row)))
+	if _, err := j.store(s, row, ev.I, j.nextID, j.keyGroup(s, row), string(j.key(s, row))); err != nil {
+		return err
+	}
 	j.nextID++
 	return nil
 }
 
 // store adds a row to its window; key is the encoded join key.
-func (j *WindowJoin) store(s int, row types.Row, end int64, id uint64, kg uint16, key string) *wjRec {
+func (j *WindowJoin) store(s int, row types.Row, end int64, id uint64, kg uint16, key string) (*wjRec, error) {
 	w := j.wins[end]
 	if w == nil {
 		w = &wjWindow{end: end, keys: make(map[string]*wjEntry)}
@@ -162,15 +174,23 @@ func (j *WindowJoin) store(s int, row types.Row, end int64, id uint64, kg uint16
 		aggHeapUp(j.pending, len(j.pending)-1, wjLess)
 	}
 	e := w.keys[key]
+	if j.sp != nil {
+		var err error
+		if e, err = j.spillLookup(w, e, kg, key); err != nil {
+			return nil, err
+		}
+	}
 	if e == nil {
-		e = &wjEntry{joinKeyRef: joinKeyRef{key: key, kg: kg}}
+		e = &wjEntry{joinKeyRef: joinKeyRef{key: key, kg: kg}, win: w, ord: int32(len(w.order))}
 		w.keys[key] = e
 		w.order = append(w.order, e)
+		j.addEntry(e)
 	}
 	rec := &wjRec{recBase{row: row, id: id, side: uint8(s), ref: &e.joinKeyRef}}
 	e.recs[s] = append(e.recs[s], rec)
+	j.recAdded(rec)
 	j.markDirty(rec)
-	return rec
+	return rec, nil
 }
 
 func wjLess(a, b *wjWindow) bool { return a.end < b.end }
@@ -185,13 +205,22 @@ func (j *WindowJoin) OnWatermark(wm int64, out Emitter) error {
 		w := j.pending[0]
 		j.pending = aggHeapPop(j.pending, wjLess)
 		delete(j.wins, w.end)
+		if w.spilled > 0 {
+			if err := j.fireSpilled(w, out); err != nil {
+				return err
+			}
+			continue
+		}
 		for _, e := range w.order {
 			if err := j.fire(e, out); err != nil {
 				return err
 			}
 		}
 	}
-	return j.out.flush(out)
+	if err := j.out.flush(out); err != nil {
+		return err
+	}
+	return j.maybeEvict()
 }
 
 // Finish closes every window left.
@@ -224,8 +253,10 @@ func (j *WindowJoin) fire(e *wjEntry, out Emitter) error {
 			if j.kind.Preserves(s) && !j.matched[s][i] {
 				j.padded(types.Insert, s, r.row)
 			}
+			j.recGone(r)
 			j.forget(r)
 		}
 	}
+	j.dropEntry(e)
 	return j.flushIfFull(out)
 }
