@@ -198,7 +198,11 @@ func (j *Join) ContinueSnapshot(budget int) (bool, error) {
 	if !j.ck.cont(budget) {
 		return false, nil
 	}
-	return j.continueSpilled(budget)
+	done, err := j.continueSpilled(budget)
+	if done && j.sp != nil {
+		j.sp.unstick() // the capture's keys are clean now
+	}
+	return done, err
 }
 
 // RestoreState implements Restorer. With spilling, keys beyond the
@@ -291,7 +295,11 @@ func (j *IntervalJoin) ContinueSnapshot(budget int) (bool, error) {
 	if !j.ck.cont(budget) {
 		return false, nil
 	}
-	return j.continueSpilled(budget)
+	done, err := j.continueSpilled(budget)
+	if done && j.sp != nil {
+		j.sp.unstick() // the capture's keys are clean now
+	}
+	return done, err
 }
 
 // RestoreState implements Restorer: rows whose time has passed are
@@ -391,7 +399,11 @@ func (j *WindowJoin) ContinueSnapshot(budget int) (bool, error) {
 	if !j.ck.cont(budget) {
 		return false, nil
 	}
-	return j.continueSpilled(budget)
+	done, err := j.continueSpilled(budget)
+	if done && j.sp != nil {
+		j.sp.unstick() // the capture's keys are clean now
+	}
+	return done, err
 }
 
 // RestoreState implements Restorer. With spilling, keys beyond the
