@@ -192,19 +192,6 @@ func eachSpilledRec(v []byte, fn func(ns, value []byte) error) error {
 	return nil
 }
 
-// clean says whether no row of e changed since the last capture or waits
-// for the capture in progress.
-func clean(e *joinEntry) bool {
-	for _, list := range e.recs {
-		for _, r := range list {
-			if r.st&(cowMarkA|cowMarkB) != 0 {
-				return false
-			}
-		}
-	}
-	return true
-}
-
 // maybeEvict runs an eviction round when the state is over budget.
 func (j *Join) maybeEvict() error {
 	sp := j.sp
@@ -216,22 +203,12 @@ func (j *Join) maybeEvict() error {
 		case e == nil:
 		case e.used:
 			e.used = false
-		case clean(e):
+		case recsClean(&e.recs):
 			return j.evict(e)
 		}
 		return nil
 	})
-	if sp.holes > 1024 && sp.holes > len(sp.all)/2 {
-		live := sp.all[:0]
-		for _, e := range sp.all {
-			if e != nil {
-				e.idx = int32(len(live))
-				live = append(live, e)
-			}
-		}
-		clear(sp.all[len(live):])
-		sp.all, sp.holes = live, 0
-	}
+	sp.all = closeHoles(sp.all, &sp.holes, func(e *joinEntry, i int32) { e.idx = i })
 	return err
 }
 

@@ -266,17 +266,7 @@ func (o *OverAgg) evictRound() error {
 		}
 		return nil
 	})
-	if s.holes > 1024 && s.holes > len(s.all)/2 {
-		live := s.all[:0]
-		for _, p := range s.all {
-			if p != nil {
-				p.idx = int32(len(live))
-				live = append(live, p)
-			}
-		}
-		clear(s.all[len(live):])
-		s.all, s.holes = live, 0
-	}
+	s.all = closeHoles(s.all, &s.holes, func(p *overPart, i int32) { p.idx = i })
 	return err
 }
 

@@ -153,3 +153,35 @@ func (c *spillCore) close() {
 	}
 	c.sp.Close()
 }
+
+// closeHoles drops the nil holes of a clock's slice once they are more
+// than 1,024 and half of it, renumbering the entries left with setIdx.
+func closeHoles[E any](all []*E, holes *int, setIdx func(e *E, i int32)) []*E {
+	if *holes <= 1024 || *holes <= len(all)/2 {
+		return all
+	}
+	live := all[:0]
+	for _, e := range all {
+		if e != nil {
+			setIdx(e, int32(len(live)))
+			live = append(live, e)
+		}
+	}
+	clear(all[len(live):])
+	*holes = 0
+	return live
+}
+
+// recsClean says whether no row of a join key (both inputs' lists)
+// changed since the last capture or waits for the capture in progress: no
+// copy-on-write mark.
+func recsClean[R interface{ cowMarks() *uint8 }](recs *[2][]R) bool {
+	for _, list := range recs {
+		for _, r := range list {
+			if *r.cowMarks()&(cowMarkA|cowMarkB) != 0 {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -265,19 +265,6 @@ func (j *IntervalJoin) reloadDue(wm int64, n int) error {
 	return nil
 }
 
-// ijClean says whether no row of e changed since the last capture or
-// waits for the capture in progress.
-func ijClean(e *ijEntry) bool {
-	for _, list := range e.recs {
-		for _, r := range list {
-			if r.st&(cowMarkA|cowMarkB) != 0 {
-				return false
-			}
-		}
-	}
-	return true
-}
-
 // maybeEvict runs an eviction round when the state is over budget, and
 // tidies the clock and the heaps.
 func (j *IntervalJoin) maybeEvict() error {
@@ -290,22 +277,12 @@ func (j *IntervalJoin) maybeEvict() error {
 		case e == nil:
 		case e.used:
 			e.used = false
-		case ijClean(e):
+		case recsClean(&e.recs):
 			return j.evict(e)
 		}
 		return nil
 	})
-	if sp.holes > 1024 && sp.holes > len(sp.all)/2 {
-		live := sp.all[:0]
-		for _, e := range sp.all {
-			if e != nil {
-				e.idx = int32(len(live))
-				live = append(live, e)
-			}
-		}
-		clear(sp.all[len(live):])
-		sp.all, sp.holes = live, 0
-	}
+	sp.all = closeHoles(sp.all, &sp.holes, func(e *ijEntry, i int32) { e.idx = i })
 	// a sorted slice is a heap
 	if sp.stale > 1024 && sp.stale > len(j.expiry)/2 {
 		n := len(j.expiry)
@@ -596,19 +573,6 @@ func (j *WindowJoin) spillLookup(w *wjWindow, e *wjEntry, kg uint16, key string)
 	return e, nil
 }
 
-// wjClean says whether no row of e changed since the last capture or
-// waits for the capture in progress.
-func wjClean(e *wjEntry) bool {
-	for _, list := range e.recs {
-		for _, r := range list {
-			if r.st&(cowMarkA|cowMarkB) != 0 {
-				return false
-			}
-		}
-	}
-	return true
-}
-
 // maybeEvict runs an eviction round when the state is over budget.
 func (j *WindowJoin) maybeEvict() error {
 	sp := j.sp
@@ -620,22 +584,12 @@ func (j *WindowJoin) maybeEvict() error {
 		case e == nil:
 		case e.used:
 			e.used = false
-		case wjClean(e):
+		case recsClean(&e.recs):
 			return j.evict(e)
 		}
 		return nil
 	})
-	if sp.holes > 1024 && sp.holes > len(sp.all)/2 {
-		live := sp.all[:0]
-		for _, e := range sp.all {
-			if e != nil {
-				e.idx = int32(len(live))
-				live = append(live, e)
-			}
-		}
-		clear(sp.all[len(live):])
-		sp.all, sp.holes = live, 0
-	}
+	sp.all = closeHoles(sp.all, &sp.holes, func(e *wjEntry, i int32) { e.idx = i })
 	return err
 }
 

@@ -299,17 +299,7 @@ func (t *TopN) maybeEvict() error {
 		}
 		return nil
 	})
-	if sp.holes > 1024 && sp.holes > len(sp.all)/2 {
-		live := sp.all[:0]
-		for _, p := range sp.all {
-			if p != nil {
-				p.idx = int32(len(live))
-				live = append(live, p)
-			}
-		}
-		clear(sp.all[len(live):])
-		sp.all, sp.holes = live, 0
-	}
+	sp.all = closeHoles(sp.all, &sp.holes, func(p *topnPart, i int32) { p.idx = i })
 	return err
 }
 
