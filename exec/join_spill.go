@@ -85,30 +85,16 @@ func recBytes(row types.Row) int64 {
 
 // addEntry registers a new or reloaded key with the clock.
 func (j *Join) addEntry(e *joinEntry) {
-	sp := j.sp
-	if sp == nil {
-		return
-	}
-	e.idx = int32(len(sp.all))
-	sp.all = append(sp.all, e)
-	sp.mem += joinEntryBytes + 2*int64(len(e.key))
-	for _, list := range e.recs {
-		for _, r := range list {
-			sp.mem += recBytes(r.row)
-		}
+	if sp := j.sp; sp != nil {
+		clockAdd(&sp.spillCore, &sp.all, e, &e.idx, joinEntryBytes+2*int64(len(e.key))+recsBytes(&e.recs))
 	}
 }
 
 // dropEntry unregisters a key that has no rows left.
 func (j *Join) dropEntry(e *joinEntry) {
-	sp := j.sp
-	if sp == nil || e.idx < 0 || int(e.idx) >= len(sp.all) || sp.all[e.idx] != e {
-		return
+	if sp := j.sp; sp != nil {
+		clockDrop(&sp.spillCore, sp.all, &sp.holes, e, &e.idx, joinEntryBytes+2*int64(len(e.key)))
 	}
-	sp.all[e.idx] = nil
-	e.idx = -1
-	sp.holes++
-	sp.mem -= joinEntryBytes + 2*int64(len(e.key))
 }
 
 // recAdded and recGone keep the estimate of the rows.

@@ -71,6 +71,8 @@ func (r *recBase) ns() [9]byte {
 
 func (b *recBase) cowMarks() *uint8 { return &b.st }
 
+func (b *recBase) base() *recBase { return b }
+
 // startJoinCOW starts a join's change tracking.
 func startJoinCOW(c *markCOW[stateRec]) {
 	c.start(func(r stateRec) { writeJoinRec(c, r) })

@@ -185,3 +185,34 @@ func recsClean[R interface{ cowMarks() *uint8 }](recs *[2][]R) bool {
 	}
 	return true
 }
+
+// clockAdd puts e, whose clock position is *idx, at the end of a clock and
+// adds n bytes to the estimate.
+func clockAdd[E any](c *spillCore, all *[]*E, e *E, idx *int32, n int64) {
+	*idx = int32(len(*all))
+	*all = append(*all, e)
+	c.mem += n
+}
+
+// clockDrop leaves a hole where e was on a clock and takes n bytes off the
+// estimate; nothing if e is not on it.
+func clockDrop[E any](c *spillCore, all []*E, holes *int, e *E, idx *int32, n int64) {
+	if i := *idx; i < 0 || int(i) >= len(all) || all[i] != e {
+		return
+	}
+	all[*idx] = nil
+	*idx = -1
+	*holes++
+	c.mem -= n
+}
+
+// recsBytes estimates the rows of a join key (both inputs' lists).
+func recsBytes[R interface{ base() *recBase }](recs *[2][]R) int64 {
+	var n int64
+	for _, list := range recs {
+		for _, r := range list {
+			n += recBytes(r.base().row)
+		}
+	}
+	return n
+}

@@ -142,30 +142,16 @@ func (j *IntervalJoin) Close() error {
 
 // addEntry registers a new or reloaded key with the clock.
 func (j *IntervalJoin) addEntry(e *ijEntry) {
-	sp := j.sp
-	if sp == nil {
-		return
-	}
-	e.idx = int32(len(sp.all))
-	sp.all = append(sp.all, e)
-	sp.mem += joinEntryBytes + 2*int64(len(e.key))
-	for _, list := range e.recs {
-		for _, r := range list {
-			sp.mem += recBytes(r.row)
-		}
+	if sp := j.sp; sp != nil {
+		clockAdd(&sp.spillCore, &sp.all, e, &e.idx, joinEntryBytes+2*int64(len(e.key))+recsBytes(&e.recs))
 	}
 }
 
 // dropEntry unregisters a key that has no rows left.
 func (j *IntervalJoin) dropEntry(e *ijEntry) {
-	sp := j.sp
-	if sp == nil || e.idx < 0 || int(e.idx) >= len(sp.all) || sp.all[e.idx] != e {
-		return
+	if sp := j.sp; sp != nil {
+		clockDrop(&sp.spillCore, sp.all, &sp.holes, e, &e.idx, joinEntryBytes+2*int64(len(e.key)))
 	}
-	sp.all[e.idx] = nil
-	e.idx = -1
-	sp.holes++
-	sp.mem -= joinEntryBytes + 2*int64(len(e.key))
 }
 
 func (j *IntervalJoin) recAdded(r *ijRec) {
@@ -429,30 +415,16 @@ func (j *WindowJoin) Close() error {
 const wjEntryBytes = 176
 
 func (j *WindowJoin) addEntry(e *wjEntry) {
-	sp := j.sp
-	if sp == nil {
-		return
-	}
-	e.idx = int32(len(sp.all))
-	sp.all = append(sp.all, e)
-	sp.mem += wjEntryBytes + 2*int64(len(e.key))
-	for _, list := range e.recs {
-		for _, r := range list {
-			sp.mem += recBytes(r.row)
-		}
+	if sp := j.sp; sp != nil {
+		clockAdd(&sp.spillCore, &sp.all, e, &e.idx, wjEntryBytes+2*int64(len(e.key))+recsBytes(&e.recs))
 	}
 }
 
 // dropEntry unregisters a fired or spilled key.
 func (j *WindowJoin) dropEntry(e *wjEntry) {
-	sp := j.sp
-	if sp == nil || e.idx < 0 || int(e.idx) >= len(sp.all) || sp.all[e.idx] != e {
-		return
+	if sp := j.sp; sp != nil {
+		clockDrop(&sp.spillCore, sp.all, &sp.holes, e, &e.idx, wjEntryBytes+2*int64(len(e.key)))
 	}
-	sp.all[e.idx] = nil
-	e.idx = -1
-	sp.holes++
-	sp.mem -= wjEntryBytes + 2*int64(len(e.key))
 }
 
 func (j *WindowJoin) recAdded(r *wjRec) {
