@@ -253,7 +253,7 @@ func (g *GroupAgg) captureSpilled(full bool) error {
 	}
 	clear(sp.capKeys) // the snapshot has them all
 	sp.capKeys = sp.capKeys[:0]
-	return sp.openSnapshot()
+	return sp.startWalk(g.ck.out)
 }
 
 // continueSpilled writes up to budget spilled groups of the capture in
@@ -298,9 +298,10 @@ func (g *GroupAgg) continueSpilled(budget int) (bool, error) {
 	if sp.capNext < len(sp.capKeys) {
 		return false, nil
 	}
-	done, err := sp.walkSnapshot(budget, "group aggregate", spillHeader, func(kg uint16, key, v []byte) {
-		ck.out.Put(kg, key, nil, v)
-	})
+	if budget <= 0 && sp.snap != nil {
+		return false, nil // walk would take it for "all"
+	}
+	done, err := sp.walk(budget, "group aggregate", spillHeader, putValue)
 	if err != nil || !done {
 		return false, err
 	}

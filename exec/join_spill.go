@@ -45,8 +45,7 @@ type joinSpill struct {
 	spillCore
 	all   []*joinEntry // the clock's order; removed keys leave nil holes
 	holes int
-	out   StateWriter // the full capture walking the snapshot
-	vbuf  []byte      // a row's entry, while evicting
+	vbuf  []byte // a row's entry, while evicting
 }
 
 const joinEntryBytes = 160 // an entry, its map slot and key headers
@@ -250,30 +249,13 @@ func (j *Join) captureSpilled(full bool, w StateWriter) error {
 	if j.sp == nil || !full {
 		return nil
 	}
-	j.sp.out = w
-	return j.sp.openSnapshot()
+	return j.sp.startWalk(w)
 }
 
 // continueSpilled writes up to budget spilled keys of a full capture.
 func (j *Join) continueSpilled(budget int) (bool, error) {
-	sp := j.sp
-	if sp == nil {
+	if j.sp == nil {
 		return true, nil
 	}
-	var ferr error
-	done, err := sp.walkSnapshot(budget, "join", 0, func(kg uint16, key, v []byte) {
-		if ferr == nil {
-			ferr = eachSpilledRec(v, func(ns, value []byte) error {
-				sp.out.Put(kg, key, ns, value)
-				return nil
-			})
-		}
-	})
-	if err == nil && ferr != nil {
-		err = fmt.Errorf("join: spilled state: %w", ferr)
-	}
-	if done {
-		sp.out = nil
-	}
-	return done && err == nil, err
+	return j.sp.walk(budget, "join", 0, putRecs)
 }

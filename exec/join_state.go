@@ -200,11 +200,7 @@ func (j *Join) ContinueSnapshot(budget int) (bool, error) {
 	if !j.ck.cont(budget) {
 		return false, nil
 	}
-	done, err := j.continueSpilled(budget)
-	if done && j.sp != nil {
-		j.sp.unstick() // the capture's keys are clean now
-	}
-	return done, err
+	return j.continueSpilled(budget)
 }
 
 // RestoreState implements Restorer. With spilling, keys beyond the
@@ -297,11 +293,7 @@ func (j *IntervalJoin) ContinueSnapshot(budget int) (bool, error) {
 	if !j.ck.cont(budget) {
 		return false, nil
 	}
-	done, err := j.continueSpilled(budget)
-	if done && j.sp != nil {
-		j.sp.unstick() // the capture's keys are clean now
-	}
-	return done, err
+	return j.continueSpilled(budget)
 }
 
 // RestoreState implements Restorer: rows whose time has passed are
@@ -401,11 +393,7 @@ func (j *WindowJoin) ContinueSnapshot(budget int) (bool, error) {
 	if !j.ck.cont(budget) {
 		return false, nil
 	}
-	done, err := j.continueSpilled(budget)
-	if done && j.sp != nil {
-		j.sp.unstick() // the capture's keys are clean now
-	}
-	return done, err
+	return j.continueSpilled(budget)
 }
 
 // RestoreState implements Restorer. With spilling, keys beyond the

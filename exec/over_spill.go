@@ -64,7 +64,6 @@ type overSpill struct {
 	all   []*overPart // the clock's order; removed partitions leave nil holes
 	holes int
 	stubs map[string]*overPart // spilled partitions that have timers
-	out   StateWriter          // the full capture walking the snapshot
 	err   error                // a spill store error met on the hot path
 
 	dueReloads int64 // stubs reloaded because a timer of theirs was due (tests)
@@ -297,22 +296,14 @@ func (o *OverAgg) captureSpilled(full bool, w StateWriter) error {
 	if o.sp == nil || !full {
 		return nil
 	}
-	o.sp.out = w
-	return o.sp.openSnapshot()
+	return o.sp.startWalk(w)
 }
 
 // continueSpilled writes up to budget spilled partitions of a full
 // capture and reports whether the walk is over.
 func (o *OverAgg) continueSpilled(budget int) (bool, error) {
-	s := o.sp
-	if s == nil {
+	if o.sp == nil {
 		return true, nil
 	}
-	done, err := s.walkSnapshot(budget, "over", 0, func(kg uint16, key, v []byte) {
-		s.out.Put(kg, key, nil, v)
-	})
-	if done {
-		s.out = nil
-	}
-	return done && err == nil, err
+	return o.sp.walk(budget, "over", 0, putValue)
 }

@@ -104,11 +104,7 @@ func (o *OverAgg) ContinueSnapshot(budget int) (bool, error) {
 	if !o.ck.cont(budget) {
 		return false, nil
 	}
-	done, err := o.continueSpilled(budget)
-	if done && o.sp != nil {
-		o.sp.unstick() // the capture's partitions are clean now
-	}
-	return done, err
+	return o.continueSpilled(budget)
 }
 
 // RestoreState implements Restorer. With spilling, partitions beyond the

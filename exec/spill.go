@@ -39,10 +39,12 @@ type spillCore struct {
 	pub      [4]atomic.Int64 // mem, spilled, evicted, reloaded, for stats
 	buf      []byte
 	snap     *state.SpillSnapshot // a full capture's view of the space
+	out      StateWriter          // the capture the walk of snap writes to
 	// an eviction round that ended above its target (what was left could
 	// not be evicted yet) leaves the estimate it ended at; rounds wait
-	// until the estimate has grown by a sixteenth of the budget or unstick
-	// is called, rather than sweeping everything after every batch
+	// until the estimate has grown by a sixteenth of the budget or a
+	// capture is written (walk), rather than sweeping everything after
+	// every batch
 	stuck int64
 }
 
@@ -61,10 +63,6 @@ func (c *spillCore) ended(target int64) {
 		c.stuck = max(c.mem, 1)
 	}
 }
-
-// unstick lets the next batch run a round: state became evictable (a
-// capture was written, say).
-func (c *spillCore) unstick() { c.stuck = 0 }
 
 // round is an eviction round, when one is due: a clock over n slots, at
 // most two turns (the first may only clear reference bits), calling visit
@@ -104,8 +102,10 @@ func (c *spillCore) stats() SpillStats {
 		Evicted: c.pub[2].Load(), Reloaded: c.pub[3].Load()}
 }
 
-// openSnapshot starts a full capture's walk of the spilled keys.
-func (c *spillCore) openSnapshot() error {
+// startWalk starts a full capture's walk of the spilled keys, written to
+// out: it opens a snapshot of the space at the barrier (none if nothing is
+// spilled).
+func (c *spillCore) startWalk(out StateWriter) error {
 	if c.spilled == 0 {
 		return nil
 	}
@@ -113,33 +113,54 @@ func (c *spillCore) openSnapshot() error {
 	if err != nil {
 		return err
 	}
-	c.snap = s
+	c.snap, c.out = s, out
 	return nil
 }
 
-// walkSnapshot hands up to budget (all if budget <= 0) spilled entries of
-// the open snapshot to fn and reports whether the walk is over (true
-// without a snapshot).
-func (c *spillCore) walkSnapshot(budget int, what string, header int, fn func(kg uint16, key, v []byte)) (bool, error) {
-	if c.snap == nil {
-		return true, nil
-	}
-	if budget <= 0 {
-		budget = int(^uint(0) >> 1) // all
-	}
-	done, err := c.snap.Each(budget, func(kg uint16, key, v []byte) error {
-		if len(v) < header {
-			return fmt.Errorf("%s: spilled state of a key is %d bytes", what, len(v))
+// walk hands up to budget (all if budget <= 0) entries of the walk in
+// progress, past a header of that many bytes, to put, which writes them
+// to the capture (out); it reports whether the walk is over (true without
+// one). Every operator's ContinueSnapshot ends here, so a walk that is
+// over is a capture written: the state it held is clean, and the next
+// eviction round may spill it (the rounds are unstuck).
+func (c *spillCore) walk(budget int, what string, header int, put func(out StateWriter, kg uint16, key, v []byte) error) (bool, error) {
+	if c.snap != nil {
+		if budget <= 0 {
+			budget = int(^uint(0) >> 1) // all
 		}
-		fn(kg, key, v[header:])
+		done, err := c.snap.Each(budget, func(kg uint16, key, v []byte) error {
+			if len(v) < header {
+				return fmt.Errorf("spilled state of a key is %d bytes", len(v))
+			}
+			return put(c.out, kg, key, v[header:])
+		})
+		if err != nil {
+			return false, fmt.Errorf("%s: %w", what, err)
+		}
+		if !done {
+			return false, nil
+		}
+		c.snap.Close()
+		c.snap, c.out = nil, nil
+	}
+	c.stuck = 0
+	return true, nil
+}
+
+// putValue is walk's put for spilled values that are the key's checkpoint
+// value (namespace empty).
+func putValue(out StateWriter, kg uint16, key, v []byte) error {
+	out.Put(kg, key, nil, v)
+	return nil
+}
+
+// putRecs is walk's put for the joins, whose spilled values are a key's
+// rows (eachSpilledRec).
+func putRecs(out StateWriter, kg uint16, key, v []byte) error {
+	return eachSpilledRec(v, func(ns, value []byte) error {
+		out.Put(kg, key, ns, value)
 		return nil
 	})
-	if err != nil || !done {
-		return false, err
-	}
-	c.snap.Close()
-	c.snap = nil
-	return true, nil
 }
 
 // close releases the snapshot and the space.

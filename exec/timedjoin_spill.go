@@ -98,7 +98,6 @@ type ijSpill struct {
 	due   []*ijSpilledKey          // min-heap by earliest expiry
 	gone  int                      // items of due whose key was reloaded
 	stale int                      // records in the expiry heap whose key was spilled
-	out   StateWriter              // the full capture walking the snapshot
 	vbuf  []byte
 }
 
@@ -337,32 +336,15 @@ func (j *IntervalJoin) captureSpilled(full bool, w StateWriter) error {
 	if j.sp == nil || !full {
 		return nil
 	}
-	j.sp.out = w
-	return j.sp.openSnapshot()
+	return j.sp.startWalk(w)
 }
 
 // continueSpilled writes up to budget spilled keys of a full capture.
 func (j *IntervalJoin) continueSpilled(budget int) (bool, error) {
-	sp := j.sp
-	if sp == nil {
+	if j.sp == nil {
 		return true, nil
 	}
-	var ferr error
-	done, err := sp.walkSnapshot(budget, "interval join", 0, func(kg uint16, key, v []byte) {
-		if ferr == nil {
-			ferr = eachSpilledRec(v, func(ns, value []byte) error {
-				sp.out.Put(kg, key, ns, value)
-				return nil
-			})
-		}
-	})
-	if err == nil && ferr != nil {
-		err = fmt.Errorf("interval join: spilled state: %w", ferr)
-	}
-	if done {
-		sp.out = nil
-	}
-	return done && err == nil, err
+	return j.sp.walk(budget, "interval join", 0, putRecs)
 }
 
 // ---- WindowJoin ----
@@ -371,7 +353,6 @@ type wjSpill struct {
 	spillCore
 	all   []*wjEntry // the clock's order; removed keys leave nil holes
 	holes int
-	out   StateWriter // the full capture walking the snapshot
 	kbuf  []byte
 	vbuf  []byte
 }
@@ -675,37 +656,23 @@ func (j *WindowJoin) captureSpilled(full bool, w StateWriter) error {
 	if j.sp == nil || !full {
 		return nil
 	}
-	j.sp.out = w
-	return j.sp.openSnapshot()
+	return j.sp.startWalk(w)
 }
 
 // continueSpilled writes up to budget space entries of a full capture
 // (the data entries' rows; index entries are skipped).
 func (j *WindowJoin) continueSpilled(budget int) (bool, error) {
-	sp := j.sp
-	if sp == nil {
+	if j.sp == nil {
 		return true, nil
 	}
-	var ferr error
-	done, err := sp.walkSnapshot(budget, "window join", 0, func(_ uint16, k, v []byte) {
-		if ferr != nil || len(k) == 0 || k[0] != wjSpillData {
-			return
+	return j.sp.walk(budget, "window join", 0, func(out StateWriter, _ uint16, k, v []byte) error {
+		if len(k) == 0 || k[0] != wjSpillData {
+			return nil
 		}
 		kg, key, recs, err := splitWjData(v)
 		if err != nil {
-			ferr = err
-			return
+			return err
 		}
-		ferr = eachSpilledRec(recs, func(ns, value []byte) error {
-			sp.out.Put(kg, key, ns, value)
-			return nil
-		})
+		return putRecs(out, kg, key, recs)
 	})
-	if err == nil && ferr != nil {
-		err = fmt.Errorf("window join: spilled state: %w", ferr)
-	}
-	if done {
-		sp.out = nil
-	}
-	return done && err == nil, err
 }

@@ -93,7 +93,6 @@ type topnSpill struct {
 	holes int
 	born  uint64             // the next creation number
 	wins  map[int64]*topnWin // TopNWindow: windows that spilled partitions
-	out   StateWriter        // the full capture walking the snapshot
 	kbuf  []byte             // a space key
 	fired int64              // partitions fired from the space (for tests)
 }
@@ -432,30 +431,20 @@ func (t *TopN) captureSpilled(full bool, out StateWriter) error {
 	if !full {
 		return nil
 	}
-	t.sp.out = out
-	return t.sp.openSnapshot()
+	return t.sp.startWalk(out)
 }
 
 // continueSpilled writes up to budget spilled partitions of a full
 // capture's snapshot and reports whether the walk is over.
 func (t *TopN) continueSpilled(budget int) (bool, error) {
-	sp := t.sp
-	var werr error
-	done, err := sp.walkSnapshot(budget, "top-n", topnSpillHeader, func(kg uint16, key, v []byte) {
+	return t.sp.walk(budget, "top-n", topnSpillHeader, func(out StateWriter, kg uint16, key, v []byte) error {
 		if t.mode == TopNWindow {
 			if len(key) < 10 {
-				werr = fmt.Errorf("top-n: spilled key of %d bytes", len(key))
-				return
+				return fmt.Errorf("spilled key of %d bytes", len(key))
 			}
 			kg, key = binary.BigEndian.Uint16(key[8:]), key[10:]
 		}
-		sp.out.Put(kg, key, nil, v)
+		out.Put(kg, key, nil, v)
+		return nil
 	})
-	if werr != nil {
-		return false, werr
-	}
-	if done {
-		sp.out = nil
-	}
-	return done && err == nil, err
 }

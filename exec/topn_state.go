@@ -104,11 +104,7 @@ func (t *TopN) ContinueSnapshot(budget int) (bool, error) {
 	if t.sp == nil {
 		return true, nil
 	}
-	done, err := t.continueSpilled(budget)
-	if done {
-		t.sp.unstick() // the capture's partitions are clean now
-	}
-	return done, err
+	return t.continueSpilled(budget)
 }
 
 // RestoreState implements Restorer. With spilling, partitions beyond the

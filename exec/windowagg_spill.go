@@ -469,47 +469,34 @@ func (w *WindowAgg) captureSpilled(full bool) error {
 	if w.sp == nil || !full {
 		return nil
 	}
-	return w.sp.openSnapshot()
+	return w.sp.startWalk(w.ckState.out)
 }
 
 // continueSpilled writes up to budget spilled groups of a full capture's
 // snapshot and reports whether the walk is over.
 func (w *WindowAgg) continueSpilled(budget int) (bool, error) {
-	if w.sp == nil || w.sp.snap == nil {
+	if w.sp == nil {
 		return true, nil
 	}
-	if budget <= 0 {
-		return false, nil // walkSnapshot would take it for "all"
+	if budget <= 0 && w.sp.snap != nil {
+		return false, nil // walk would take it for "all"
 	}
-	var werr error
-	done, err := w.sp.walkSnapshot(budget, "window aggregation", 0, func(kg uint16, k, v []byte) {
+	return w.sp.walk(budget, "window aggregation", 0, func(out StateWriter, kg uint16, k, v []byte) error {
 		if w.spec.Kind == WindowSession {
 			v, err := sessionSpillValue(v)
 			if err != nil {
-				werr = err
-				return
+				return err
 			}
-			w.ckState.out.Put(kg, k, nil, v)
-			return
+			out.Put(kg, k, nil, v)
+			return nil
 		}
 		_, kg, key, err := splitSpillKey(k)
 		if err != nil {
-			werr = err
-			return
+			return err
 		}
-		w.ckState.out.Put(kg, key, k[:16], v)
+		out.Put(kg, key, k[:16], v)
+		return nil
 	})
-	if werr != nil {
-		return false, werr
-	}
-	return done, err
-}
-
-// unstickSpill is called when a capture is written: its groups are clean.
-func (w *WindowAgg) unstickSpill() {
-	if w.sp != nil {
-		w.sp.unstick()
-	}
 }
 
 // Close implements Closer: it releases the spill space.

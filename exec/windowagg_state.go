@@ -345,7 +345,6 @@ func (w *WindowAgg) ContinueSnapshot(budget int) (bool, error) {
 		}
 		sc.reset()
 		cs.out = nil
-		w.unstickSpill()
 		return true, nil
 	}
 	for _, d := range cs.captDeletes {
@@ -387,7 +386,6 @@ func (w *WindowAgg) ContinueSnapshot(budget int) (bool, error) {
 	clear(cs.captBuckets)
 	cs.captBuckets = cs.captBuckets[:0]
 	cs.out = nil
-	w.unstickSpill()
 	return true, nil
 }
 
