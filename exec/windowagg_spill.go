@@ -324,13 +324,14 @@ func (w *WindowAgg) fireSpilled(bw *windowBucket, out Emitter) error {
 		}
 		w.out.reserve(int(bw.spilled) - fired)
 		row := w.out.next(types.Insert)
-		decodeGroupKey(string(key), row[:nk])
+		ks := string(key) // the output row's strings and the deletion keep it
+		decodeGroupKey(ks, row[:nk])
 		row[nk], row[nk+1] = start, end
 		w.agg.results(s.accs, row[nk+2:])
 		clear(s.accs)
 		fired++
 		if cs.track {
-			cs.deletes = append(cs.deletes, windowDelete{kg: kg, key: string(key), win: bw.win})
+			cs.deletes = append(cs.deletes, windowDelete{kg: kg, key: ks, win: bw.win})
 		}
 		if err := s.sp.Delete(0, k); err != nil {
 			return err
